@@ -1,0 +1,207 @@
+/* See config.h. */
+#include "config.h"
+
+#include "xalloc.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#ifndef INVENT_MOCK_VERSION
+#define INVENT_MOCK_VERSION "0.0.0"
+#endif
+
+enum opt_id { O_HOST, O_PORT, O_DB, O_FIXTURES, O_RESET, O_LENIENT, O_MAX_BODY, O_LOG, O_SYNC,
+	      O_THREADS, O_HELP, O_VERSION, O__COUNT };
+
+static const struct {
+	const char *name; /* flag without "--" */
+	const char *env;  /* NULL: no environment variable */
+	const char *arg;  /* NULL: takes no value */
+	const char *help;
+} opts[O__COUNT] = {
+	[O_HOST] = {"host", "INVENT_MOCK_HOST", "ADDR", "address to listen on (default 127.0.0.1)"},
+	[O_PORT] = {"port", "INVENT_MOCK_PORT", "N", "port to listen on; 0 picks a free one (default 8080)"},
+	[O_DB] = {"db", "INVENT_MOCK_DB", "PATH", "SQLite database file, or :memory: (default invent-mock.db)"},
+	[O_FIXTURES] = {"fixtures", "INVENT_MOCK_FIXTURES", "FILE", "seed data (default: the built-in demo data)"},
+	[O_RESET] = {"reset", "INVENT_MOCK_RESET", NULL, "reload the fixtures over an existing database"},
+	[O_LENIENT] = {"lenient", "INVENT_MOCK_LENIENT", NULL, "ignore unknown body fields instead of answering 400"},
+	[O_MAX_BODY] = {"max-body", "INVENT_MOCK_MAX_BODY", "BYTES", "largest request body; larger is 413 (default 1048576)"},
+	[O_LOG] = {"log", "INVENT_MOCK_LOG", "text|json|off", "request log on stderr (default text)"},
+	[O_SYNC] = {"sync", "INVENT_MOCK_SYNC", "normal|full", "normal: writes survive a crash; full: also power loss (default normal)"},
+	[O_THREADS] = {"threads", "INVENT_MOCK_THREADS", "N", "HTTP threads (default 1; SQLite work has its own thread)"},
+	[O_HELP] = {"help", NULL, NULL, "print this help and exit"},
+	[O_VERSION] = {"version", NULL, NULL, "print the version and exit"},
+};
+
+void config_init(struct config *out)
+{
+	*out = (struct config){
+		.host = xstrdup("127.0.0.1"),
+		.port = 8080,
+		.db_path = xstrdup("invent-mock.db"),
+		.max_body = 1024 * 1024,
+		.log = CONFIG_LOG_TEXT,
+		.threads = 1,
+	};
+}
+
+void config_cleanup(struct config *c)
+{
+	if (!c)
+		return;
+	free(c->host);
+	free(c->db_path);
+	free(c->fixtures_path);
+	memset(c, 0, sizeof *c);
+}
+
+static void print_help(void)
+{
+	printf("Usage: invent-mock [OPTION]...\n"
+	       "A local emulator of the Invent contacts API (PATCH /orgs/{org_id}/contacts/{id}).\n\n");
+	for (int i = 0; i < O__COUNT; i++) {
+		char left[64];
+		snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
+			 opts[i].arg ? opts[i].arg : "");
+		printf("  %-28s %s", left, opts[i].help);
+		if (opts[i].env)
+			printf(" [%s]", opts[i].env);
+		printf("\n");
+	}
+	printf("\nFlags win over environment variables. On start-up the server prints one JSON\n"
+	       "line to stdout, {\"event\":\"ready\",\"url\":...,\"port\":...}, and logs to stderr.\n");
+}
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	if (!*s)
+		return -1;
+	for (const char *p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, NULL, 10);
+	if (errno || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (!strcasecmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))
+		return *out = true, true;
+	if (!strcasecmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !*s)
+		return *out = false, true;
+	return false;
+}
+
+/* Applies one option; origin names it in messages ("--port" or "INVENT_MOCK_PORT"). */
+static int apply(struct config *c, enum opt_id id, const char *val, const char *origin,
+		 struct error *err)
+{
+	unsigned long long n;
+	bool b;
+	switch (id) {
+	case O_HOST:
+		free(c->host);
+		c->host = xstrdup(val);
+		return 0;
+	case O_PORT:
+		if (parse_uint(val, 65535, &n))
+			return error_set(err, 0, "%s: \"%s\" is not a port number (0 to 65535)", origin, val);
+		c->port = (unsigned)n;
+		return 0;
+	case O_DB:
+		if (!*val)
+			return error_set(err, 0, "%s: the database path is empty", origin);
+		free(c->db_path);
+		c->db_path = xstrdup(val);
+		return 0;
+	case O_FIXTURES:
+		free(c->fixtures_path);
+		c->fixtures_path = *val ? xstrdup(val) : NULL;
+		return 0;
+	case O_RESET:
+	case O_LENIENT:
+		if (!val)
+			b = true;
+		else if (!parse_bool(val, &b))
+			return error_set(err, 0, "%s: \"%s\" is not a boolean (1/0, true/false)", origin, val);
+		*(id == O_RESET ? &c->reset : &c->lenient) = b;
+		return 0;
+	case O_MAX_BODY:
+		if (parse_uint(val, (unsigned long long)1 << 30, &n) || n == 0)
+			return error_set(err, 0, "%s: \"%s\" is not a size in bytes (1 to 1073741824)", origin, val);
+		c->max_body = (size_t)n;
+		return 0;
+	case O_LOG:
+		if (!strcmp(val, "text"))
+			c->log = CONFIG_LOG_TEXT;
+		else if (!strcmp(val, "json"))
+			c->log = CONFIG_LOG_JSON;
+		else if (!strcmp(val, "off"))
+			c->log = CONFIG_LOG_OFF;
+		else
+			return error_set(err, 0, "%s: \"%s\" is not one of text, json, off", origin, val);
+		return 0;
+	case O_SYNC:
+		if (strcmp(val, "normal") && strcmp(val, "full"))
+			return error_set(err, 0, "%s: \"%s\" is not one of normal, full", origin, val);
+		c->sync_full = !strcmp(val, "full");
+		return 0;
+	case O_THREADS:
+		if (parse_uint(val, 64, &n) || n == 0)
+			return error_set(err, 0, "%s: \"%s\" is not a thread count (1 to 64)", origin, val);
+		c->threads = (unsigned)n;
+		return 0;
+	case O_HELP:
+	case O_VERSION:
+	case O__COUNT:
+		break;
+	}
+	return 0;
+}
+
+int config_parse(struct config *c, int argc, char **argv, struct error *err)
+{
+	for (int i = 0; i < O__COUNT; i++) {
+		const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
+		if (v && apply(c, (enum opt_id)i, v, opts[i].env, err))
+			return -1;
+	}
+	struct option longopts[O__COUNT + 1];
+	for (int i = 0; i < O__COUNT; i++)
+		longopts[i] = (struct option){opts[i].name, opts[i].arg ? required_argument : no_argument,
+					      NULL, i};
+	longopts[O__COUNT] = (struct option){0};
+	optind = 0; /* glibc: start over, so tests can parse more than once */
+	opterr = 0;
+	int id;
+	while ((id = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if (id == '?')
+			return error_set(err, 0, "unknown option %s (see --help)", argv[optind - 1]);
+		if (id == ':')
+			return error_set(err, 0, "option %s needs a value (see --help)", argv[optind - 1]);
+		if (id == O_HELP) {
+			print_help();
+			return 1;
+		}
+		if (id == O_VERSION) {
+			printf("invent-mock %s\n", INVENT_MOCK_VERSION);
+			return 1;
+		}
+		char origin[64];
+		snprintf(origin, sizeof origin, "--%s", opts[id].name);
+		if (apply(c, (enum opt_id)id, optarg, origin, err))
+			return -1;
+	}
+	if (optind < argc)
+		return error_set(err, 0, "unexpected argument \"%s\" (see --help)", argv[optind]);
+	return 0;
+}

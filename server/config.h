@@ -1,0 +1,31 @@
+/* Configuration: command-line flags, each also settable by an INVENT_MOCK_*
+ * environment variable (flags win). One table drives parsing and --help. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "errors.h"
+
+enum config_log { CONFIG_LOG_TEXT, CONFIG_LOG_JSON, CONFIG_LOG_OFF };
+
+struct config {
+	char *host;	     /* address to bind, default "127.0.0.1" */
+	unsigned port;	     /* 0 picks a free port */
+	char *db_path;	     /* default "invent-mock.db"; ":memory:" for tests */
+	char *fixtures_path; /* NULL: the embedded demo data */
+	bool reset;	     /* reload the fixtures over an existing database */
+	bool lenient;	     /* ignore unknown body fields instead of 400 */
+	size_t max_body;     /* bytes; larger bodies are 413 */
+	enum config_log log;
+	bool sync_full;	     /* synchronous=FULL: acknowledged writes survive power loss */
+	unsigned threads;    /* HTTP threads */
+};
+
+/* Fills *out with the defaults. Free with config_cleanup(). */
+void config_init(struct config *out);
+void config_cleanup(struct config *c);
+
+/* Applies the environment (INVENT_MOCK_*), then argv, to *c.
+ * Returns 0 to run, 1 when --help or --version printed to stdout and the program
+ * should exit 0, or -1 with err->msg a one-line complaint. */
+int config_parse(struct config *c, int argc, char **argv, struct error *err);

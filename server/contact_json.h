@@ -1,0 +1,18 @@
+/* JSON encoding of the API's objects: contacts, channels and segments, keys in the
+ * order of Invent's documented examples, date-times as "2024-05-01T09:30:00.000Z". */
+#pragma once
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "model.h"
+
+/* The contact as a cJSON object (caller owns it: cJSON_Delete). */
+cJSON *contact_json_object(const struct contact *c);
+/* The segment as a cJSON object (caller owns it: cJSON_Delete). */
+cJSON *segment_json_object(const struct segment *s);
+
+/* The contact as compact JSON text: a fresh heap string (free()), *len its length. */
+char *contact_json_render(const struct contact *c, size_t *len);
+
+/* Compact JSON text of v (free()), *len its length. v is borrowed. */
+char *contact_json_print(const cJSON *v, size_t *len);

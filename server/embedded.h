@@ -1,0 +1,8 @@
+/* Files compiled into the binary by server/embed.py, so it runs from any folder. */
+#pragma once
+#include <stddef.h>
+
+extern const char embedded_schema_sql[]; /* schema/schema.sql, NUL-terminated */
+extern const size_t embedded_schema_sql_len;
+extern const char embedded_demo_json[]; /* fixtures/demo.json, NUL-terminated */
+extern const size_t embedded_demo_json_len;

@@ -1,0 +1,81 @@
+/* See errors.h. */
+#include "errors.h"
+
+#include "xalloc.h"
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int error_set(struct error *err, int status, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	err->status = status;
+	return -1;
+}
+
+const char *error_reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 507: return "Insufficient Storage";
+	default: return status >= 500 ? "Internal Server Error" : "Bad Request";
+	}
+}
+
+char *error_envelope(int status, const char *message, size_t *len)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "statusCode", status);
+	cJSON_AddStringToObject(o, "error", error_reason_phrase(status));
+	cJSON_AddStringToObject(o, "message", message);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (len)
+		*len = strlen(s);
+	return s;
+}
+
+int error_status_from_sqlite(int sqlite_rc)
+{
+	switch (sqlite_rc & 0xff) {
+	case SQLITE_FULL:
+		return 507;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+	case SQLITE_NOMEM:
+		return 503;
+	default:
+		return 500;
+	}
+}

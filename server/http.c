@@ -1,0 +1,465 @@
+/* HTTP glue over libmicrohttpd. Every request goes through one pipeline, in the
+ * contract's order: route (404/405), body size (413), Authorization and org
+ * access (401), Content-Type (415), body parsing (400), then the handler (which
+ * finds the objects of the path: 404). The checks that need only the headers run
+ * as soon as they arrive, so a refused request's body is never buffered. */
+#include "http.h"
+
+#include "app.h"
+#include "auth.h"
+#include "config.h"
+#include "json_strict.h"
+#include "router.h"
+#include "store.h"
+#include "xalloc.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct http {
+	struct app *app;
+	struct MHD_Daemon *daemon;
+	unsigned port;
+	pthread_mutex_t lock; /* guards in_flight */
+	pthread_cond_t idle;
+	unsigned in_flight; /* requests begun and not yet completed */
+};
+
+struct request {
+	struct http *http;
+	struct MHD_Connection *conn;
+	char method[16];
+	char *path; /* as sent, without the query */
+	struct route_match match;
+	char org[AUTH_ORG_MAX];
+	char *body; /* NUL-terminated, for json_strict_parse */
+	size_t body_len, body_cap;
+	bool body_too_large;
+	cJSON *json;
+	void *data;
+	void (*data_free)(void *);
+	int (*deferred)(struct store *, struct request *, struct error *);
+	struct store_job job;
+	bool replied;
+	int status;
+	char *resp;
+	size_t resp_len;
+	const char *allow; /* Allow header for 405 */
+	struct timespec start;
+};
+
+/* --- For handlers --- */
+
+struct app *request_app(const struct request *r)
+{
+	return r->http->app;
+}
+
+const char *request_param(const struct request *r, size_t i)
+{
+	return i < r->match.n_params ? r->match.params[i] : NULL;
+}
+
+const char *request_org(const struct request *r)
+{
+	return r->org;
+}
+
+const cJSON *request_json(const struct request *r)
+{
+	return r->json;
+}
+
+void request_set_data(struct request *r, void *data, void (*free_fn)(void *))
+{
+	if (r->data_free)
+		r->data_free(r->data);
+	r->data = data;
+	r->data_free = free_fn;
+}
+
+void *request_data(const struct request *r)
+{
+	return r->data;
+}
+
+void request_reply(struct request *r, int status, char *body, size_t len)
+{
+	free(r->resp);
+	r->status = status;
+	r->resp = body;
+	r->resp_len = len;
+	r->replied = true;
+}
+
+void request_reply_error(struct request *r, const struct error *err)
+{
+	int status = err->status ? err->status : 500;
+	size_t len;
+	char *body = error_envelope(status, err->msg, &len);
+	request_reply(r, status, body, len);
+}
+
+static void reply_errorf(struct request *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reply_errorf(struct request *r, int status, const char *fmt, ...)
+{
+	struct error err = {.status = status};
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof err.msg, fmt, ap);
+	va_end(ap);
+	request_reply_error(r, &err);
+}
+
+static int job_run(struct store *s, void *arg, struct error *err)
+{
+	struct request *r = arg;
+	return r->deferred(s, r, err);
+}
+
+/* On the store thread, after the commit: the answer is final, wake the connection. */
+static void job_done(void *arg, int rc, const struct error *err)
+{
+	struct request *r = arg;
+	if (rc)
+		request_reply_error(r, err);
+	MHD_resume_connection(r->conn);
+}
+
+void request_defer(struct request *r, int (*run)(struct store *, struct request *, struct error *))
+{
+	r->deferred = run;
+	r->job = (struct store_job){.run = job_run, .done = job_done, .arg = r};
+	/* Suspend before queueing, so the resume can never come first. */
+	MHD_suspend_connection(r->conn);
+	store_submit(r->http->app->store, &r->job);
+}
+
+/* --- The pipeline --- */
+
+static enum MHD_Result send_reply(struct request *r)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		return MHD_NO;
+	r->resp = NULL; /* libmicrohttpd frees it with the response */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (r->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+struct header_count {
+	const char *name;
+	unsigned n;
+	const char *value;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	(void)kind;
+	struct header_count *hc = cls;
+	if (!strcasecmp(key, hc->name)) {
+		hc->n++;
+		hc->value = value;
+	}
+	return MHD_YES;
+}
+
+/* [decided] application/json, any case, with parameters; a charset other than
+ * utf-8 is refused since the body is parsed as UTF-8. */
+static bool content_type_is_json(const char *ct)
+{
+	if (!ct)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, "application/json", 16))
+		return false;
+	const char *p = ct + 16;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return true;
+	if (*p != ';')
+		return false;
+	for (p++; *p; p += strcspn(p, ";"), p += *p == ';') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncasecmp(p, "charset=", 8))
+			continue;
+		const char *v = p + 8;
+		bool quoted = *v == '"';
+		v += quoted;
+		if (strncasecmp(v, "utf-8", 5))
+			return false;
+		v += 5 + (quoted && v[5] == '"');
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v != '\0' && *v != ';')
+			return false;
+	}
+	return true;
+}
+
+/* The checks that need only the request line and headers. */
+static void begin(struct request *r)
+{
+	struct app *app = r->http->app;
+	enum router_result rr = router_match(r->method, r->path, &r->match);
+	if (rr == ROUTER_NOT_FOUND) {
+		reply_errorf(r, 404, "Cannot %s %.300s", r->method, r->path);
+		return;
+	}
+	if (rr == ROUTER_METHOD_NOT_ALLOWED) {
+		r->allow = r->match.allow;
+		reply_errorf(r, 405, "Method %s is not allowed on %.300s (allowed: %s)", r->method,
+			     r->path, r->match.allow);
+		return;
+	}
+	unsigned flags = r->match.route->flags;
+	if (flags & ROUTE_JSON_BODY) {
+		const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > app->config->max_body) {
+			reply_errorf(r, 413, "Body must be at most %zu bytes", app->config->max_body);
+			return;
+		}
+	}
+	if (flags & ROUTE_ORG) {
+		struct header_count hc = {.name = MHD_HTTP_HEADER_AUTHORIZATION};
+		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &hc);
+		struct error err = {0};
+		if (auth_check(app->auth, hc.value, hc.n, request_param(r, 0), r->org, &err)) {
+			request_reply_error(r, &err);
+			return;
+		}
+	}
+}
+
+/* The rest, once the whole body is in. */
+static void finish(struct request *r)
+{
+	struct app *app = r->http->app;
+	if (r->body_too_large) {
+		reply_errorf(r, 413, "Body must be at most %zu bytes", app->config->max_body);
+		return;
+	}
+	if ((r->match.route->flags & ROUTE_JSON_BODY) && r->body_len > 0) {
+		const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (!content_type_is_json(ct)) {
+			reply_errorf(r, 415, "Content-Type must be application/json");
+			return;
+		}
+		struct error err = {0};
+		if (json_strict_parse(r->body, r->body_len, &r->json, &err)) {
+			reply_errorf(r, 400, "Body %s", err.msg);
+			return;
+		}
+	}
+	r->match.route->handler(r);
+}
+
+static void append_body(struct request *r, const char *data, size_t n)
+{
+	size_t max = r->http->app->config->max_body;
+	if (r->body_too_large || !(r->match.route->flags & ROUTE_JSON_BODY))
+		return; /* a body an endpoint does not take is ignored */
+	if (n > max - r->body_len) {
+		r->body_too_large = true;
+		free(r->body);
+		r->body = NULL;
+		r->body_len = r->body_cap = 0;
+		return;
+	}
+	if (r->body_len + n + 1 > r->body_cap) {
+		r->body_cap = r->body_cap ? r->body_cap : 256;
+		while (r->body_cap < r->body_len + n + 1)
+			r->body_cap *= 2;
+		r->body = xrealloc(r->body, r->body_cap);
+	}
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
+{
+	(void)version;
+	struct http *h = cls;
+	struct request *r = *req_cls;
+	if (!r) {
+		r = xcalloc(1, sizeof *r);
+		*req_cls = r;
+		r->http = h;
+		r->conn = conn;
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		snprintf(r->method, sizeof r->method, "%s", method);
+		r->path = xstrdup(url);
+		pthread_mutex_lock(&h->lock);
+		h->in_flight++;
+		pthread_mutex_unlock(&h->lock);
+		begin(r);
+		return r->replied ? send_reply(r) : MHD_YES;
+	}
+	if (*upload_data_size) {
+		append_body(r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!r->replied && !r->deferred)
+		finish(r);
+	/* A deferred request is suspended until the store thread has its answer. */
+	return r->replied ? send_reply(r) : MHD_YES;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void log_request(const struct request *r, enum config_log mode)
+{
+	double ms = ms_since(&r->start);
+	if (mode == CONFIG_LOG_TEXT) {
+		fprintf(stderr, "%s %s %d %.3fms\n", r->method, r->path, r->status, ms);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "event", "request");
+	cJSON_AddStringToObject(o, "method", r->method);
+	cJSON_AddStringToObject(o, "path", r->path);
+	cJSON_AddNumberToObject(o, "status", r->status);
+	cJSON_AddNumberToObject(o, "duration_ms", ms);
+	char *line = cJSON_PrintUnformatted(o);
+	fprintf(stderr, "%s\n", line);
+	free(line);
+	cJSON_Delete(o);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	(void)toe;
+	struct http *h = cls;
+	struct request *r = *req_cls;
+	if (!r)
+		return;
+	*req_cls = NULL;
+	enum config_log mode = h->app->config->log;
+	if (mode != CONFIG_LOG_OFF)
+		log_request(r, mode);
+	route_match_cleanup(&r->match);
+	if (r->data_free)
+		r->data_free(r->data);
+	cJSON_Delete(r->json);
+	free(r->body);
+	free(r->resp);
+	free(r->path);
+	free(r);
+	pthread_mutex_lock(&h->lock);
+	if (--h->in_flight == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Paths are split on '/' before their segments are decoded (router.c), so that
+ * an id holding "%2F" is one id, as in Express; libmicrohttpd must not decode first. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+int http_start(struct app *app, struct http **out, struct error *err)
+{
+	const struct config *cfg = app->config;
+	struct http *h = xcalloc(1, sizeof *h);
+	h->app = app;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->idle, NULL);
+
+	struct sockaddr_storage ss = {0};
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, cfg->host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)cfg->port);
+	} else if (inet_pton(AF_INET6, cfg->host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)cfg->port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		error_set(err, 0, "--host: \"%s\" is not an IPv4 or IPv6 address", cfg->host);
+		goto fail;
+	}
+	struct MHD_OptionItem pool[] = {
+		{cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, cfg->threads, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	h->daemon = MHD_start_daemon(
+		flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK,
+		no_unescape, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+	if (!h->daemon) {
+		error_set(err, 0, "cannot listen on %s port %u (in use, or not an address of this machine)",
+			  cfg->host, cfg->port);
+		goto fail;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = info ? info->port : cfg->port;
+	*out = h;
+	return 0;
+fail:
+	http_stop(h);
+	return -1;
+}
+
+unsigned http_port(const struct http *h)
+{
+	return h->port;
+}
+
+void http_stop(struct http *h)
+{
+	if (!h)
+		return;
+	if (h->daemon) {
+		MHD_quiesce_daemon(h->daemon);
+		/* Let requests in flight finish (they may wait on the store), but not forever. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 10;
+		pthread_mutex_lock(&h->lock);
+		while (h->in_flight > 0 &&
+		       pthread_cond_timedwait(&h->idle, &h->lock, &until) == 0)
+			;
+		pthread_mutex_unlock(&h->lock);
+		MHD_stop_daemon(h->daemon);
+	}
+	pthread_cond_destroy(&h->idle);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}

@@ -1,0 +1,45 @@
+/* HTTP: the libmicrohttpd daemon, request bodies and limits, the pipeline of
+ * checks every request goes through, and the one place answers are written. */
+#pragma once
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "errors.h"
+
+struct app;
+struct store;
+struct request;
+struct http;
+
+/* Starts listening on config host:port with the app's handlers.
+ * Returns 0 and *out, or -1 with err (address unusable, port in use). */
+int http_start(struct app *app, struct http **out, struct error *err);
+/* The bound port. */
+unsigned http_port(const struct http *h);
+/* Stops accepting connections, waits (up to a few seconds) for requests in
+ * flight to be answered, then closes every connection. NULL is fine. */
+void http_stop(struct http *h);
+
+/* --- For handlers --- */
+
+struct app *request_app(const struct request *r);
+/* The i-th decoded path parameter of the route ("{org_id}" is 0). */
+const char *request_param(const struct request *r, size_t i);
+/* For ROUTE_ORG routes: the org the request acts on, with "c" resolved. */
+const char *request_org(const struct request *r);
+/* For ROUTE_JSON_BODY routes: the parsed body, or NULL when there was none. */
+const cJSON *request_json(const struct request *r);
+/* Per-request state of the handler, freed with free_fn when the request ends. */
+void request_set_data(struct request *r, void *data, void (*free_fn)(void *));
+void *request_data(const struct request *r);
+
+/* Answers status with body (a heap string the request takes over; JSON). */
+void request_reply(struct request *r, int status, char *body, size_t len);
+/* Answers with the error envelope for err->status and err->msg. */
+void request_reply_error(struct request *r, const struct error *err);
+
+/* Runs run(store, r, err) on the store thread inside a transaction, and sends
+ * what it replied once that transaction has committed. If run returns -1, or
+ * the commit fails, the answer is the error envelope of err instead. */
+void request_defer(struct request *r, int (*run)(struct store *s, struct request *r,
+						 struct error *err));

@@ -1,0 +1,29 @@
+/* Strict JSON parsing on top of cJSON. cJSON 1.7.15 truncates strings at \u0000,
+ * passes invalid UTF-8 through and keeps the first of duplicate keys; the API
+ * rejects all three, so every body and fixture is parsed through here. */
+#pragma once
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "errors.h"
+
+/* Deepest nesting of arrays and objects accepted (cJSON's own limit is 1000). */
+enum { JSON_STRICT_MAX_DEPTH = 64 };
+
+/* Parses buf[0..len) as exactly one JSON value that is valid UTF-8 (no overlong
+ * forms, no encoded surrogates), holds no raw control character in a string, no
+ * \u0000 escape, no lone surrogate escape, nests at most JSON_STRICT_MAX_DEPTH
+ * and has no duplicate key in any object. buf[len] must be '\0' (the terminator
+ * lets cJSON check for trailing text without a copy).
+ * Returns 0 and *out (free with cJSON_Delete), or -1 with err->msg a phrase
+ * meant to follow a subject ("is not valid JSON (at byte 7)"), status 400.
+ * cJSON keeps its last parse error in a global, so call this from one thread
+ * at a time (the HTTP thread, or before it starts). */
+int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *err);
+
+/* Number of Unicode code points in the valid UTF-8 string s. */
+size_t json_utf8_codepoints(const char *s);
+
+/* Returns 1 if buf[0..len) is valid UTF-8 in the strict sense above, else 0,
+ * with *bad_at (if not NULL) the offset of the first bad byte. */
+int json_utf8_valid(const char *buf, size_t len, size_t *bad_at);

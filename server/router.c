@@ -1,0 +1,120 @@
+/* See router.h. The route table is the list of what invent-mock serves. */
+#include "router.h"
+
+#include "api_contacts.h"
+#include "xalloc.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct route routes[] = {
+	{"PATCH", "/orgs/{org_id}/contacts/{contact_id}", api_contacts_patch,
+	 ROUTE_ORG | ROUTE_JSON_BODY},
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..n) into a heap string; NULL if an escape is malformed or
+ * decodes to NUL (no id can hold one). '+' stays '+': it means space only in
+ * query strings. */
+static char *decode_segment(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			*o++ = s[i];
+			continue;
+		}
+		if (i + 2 >= n)
+			goto bad;
+		int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+		if (h < 0 || l < 0 || (h == 0 && l == 0))
+			goto bad;
+		*o++ = (char)(h * 16 + l);
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+/* Matches path against pattern; on success fills params. */
+static bool match_pattern(const char *pattern, const char *path, struct route_match *m)
+{
+	const char *p = pattern, *u = path;
+	size_t n = 0;
+	char *params[ROUTER_MAX_PARAMS] = {0};
+	while (*p) {
+		if (*p != '/' || *u != '/')
+			goto no;
+		p++, u++;
+		size_t plen = strcspn(p, "/"), ulen = strcspn(u, "/");
+		if (*p == '{') {
+			if (ulen == 0 || n == ROUTER_MAX_PARAMS)
+				goto no;
+			if (!(params[n] = decode_segment(u, ulen)))
+				goto no;
+			n++;
+		} else if (plen != ulen || memcmp(p, u, plen)) {
+			goto no;
+		}
+		p += plen, u += ulen;
+	}
+	if (!(u[0] == '\0' || (u[0] == '/' && u[1] == '\0')))
+		goto no;
+	memcpy(m->params, params, sizeof params);
+	m->n_params = n;
+	return true;
+no:
+	for (size_t i = 0; i < n; i++)
+		free(params[i]);
+	return false;
+}
+
+enum router_result router_match(const char *method, const char *path, struct route_match *m)
+{
+	memset(m, 0, sizeof *m);
+	const char *matched_pattern = NULL;
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		const struct route *rt = &routes[i];
+		if (matched_pattern && strcmp(matched_pattern, rt->pattern))
+			continue;
+		if (!matched_pattern) {
+			struct route_match tmp = {0};
+			if (!match_pattern(rt->pattern, path, &tmp))
+				continue;
+			matched_pattern = rt->pattern;
+			memcpy(m->params, tmp.params, sizeof tmp.params);
+			m->n_params = tmp.n_params;
+		}
+		if (!strcmp(rt->method, method)) {
+			m->route = rt;
+			return ROUTER_FOUND;
+		}
+		size_t len = strlen(m->allow);
+		snprintf(m->allow + len, sizeof m->allow - len, "%s%s", len ? ", " : "", rt->method);
+	}
+	return matched_pattern ? ROUTER_METHOD_NOT_ALLOWED : ROUTER_NOT_FOUND;
+}
+
+void route_match_cleanup(struct route_match *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_params; i++)
+		free(m->params[i]);
+	memset(m, 0, sizeof *m);
+}

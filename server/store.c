@@ -1,0 +1,696 @@
+/* The store: SQLite schema, prepared statements, transactions and write batching.
+ *
+ * Concurrency model. One SQLite connection, owned by one store thread, runs every
+ * query after start-up. HTTP threads never touch SQLite: they parse and validate
+ * a request, wrap the work in a store_job and suspend the connection; the store
+ * thread takes every job queued at that moment (up to max_batch), runs them one
+ * after another inside a single transaction, each under its own SAVEPOINT so a
+ * failing job rolls back alone, COMMITs once, and only then calls each job's
+ * done(), which resumes its connection with the answer. So:
+ *  - an answer is sent only after the transaction holding its change committed
+ *    (every 200 is durable to the level `synchronous` promises);
+ *  - jobs are serialised, so two PATCHes of one contact can never lose an update,
+ *    and a read never sees half of a change;
+ *  - a burst of N concurrent PATCHes costs one transaction and one WAL sync
+ *    rather than N, which is where the throughput comes from;
+ *  - no SQLITE_BUSY between our own threads, since there is one connection.
+ * If SQLite rolls the whole transaction back by itself (disk full, I/O error),
+ * every job of the batch that had succeeded is failed with that error before any
+ * answer leaves, and the rest of the batch starts a new transaction. */
+#include "store.h"
+
+#include "embedded.h"
+#include "xalloc.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_CONTACT_GET,
+	ST_CHANNELS_GET,
+	ST_SEGMENTS_GET,
+	ST_CONTACT_UPDATE,
+	ST_ORG_INSERT,
+	ST_KEY_INSERT,
+	ST_SEGMENT_INSERT,
+	ST_CONTACT_INSERT,
+	ST_CHANNEL_INSERT,
+	ST_MEMBER_INSERT,
+	ST_KEYS_ALL,
+	ST_ORGS_ALL,
+	ST_COUNTS,
+	ST__COUNT
+};
+
+static const char *const sql_text[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT job",
+	[ST_RELEASE] = "RELEASE job",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO job",
+	[ST_CONTACT_GET] =
+		"SELECT pk, id, name, blocked, unsubscribed, is_admin, ai_replies_disabled,"
+		" created_at, updated_at, blocked_at, unsubscribed_at, unsubscribe_reason,"
+		" unsubscribe_feedback FROM contacts WHERE org_id = ?1 AND id = ?2",
+	[ST_CHANNELS_GET] =
+		"SELECT id, type, user_id, avatar, name, username, email, phone, country, agent,"
+		" ip, language, platform_data, created_at, updated_at, link"
+		" FROM channels WHERE contact_pk = ?1 ORDER BY pk",
+	[ST_SEGMENTS_GET] =
+		"SELECT s.id, s.name, s.color, s.contacts_count, s.created_at, s.updated_at"
+		" FROM contact_segments cs JOIN segments s ON s.pk = cs.segment_pk"
+		" WHERE cs.contact_pk = ?1 ORDER BY s.pk",
+	[ST_CONTACT_UPDATE] =
+		"UPDATE contacts SET name = ?2, blocked = ?3, unsubscribed = ?4, updated_at = ?5,"
+		" blocked_at = ?6, unsubscribed_at = ?7, unsubscribe_reason = ?8,"
+		" unsubscribe_feedback = ?9 WHERE pk = ?1",
+	[ST_ORG_INSERT] = "INSERT INTO orgs (id, name, parent_id, origin, seq)"
+			  " VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(seq), 0) + 1 FROM orgs))",
+	[ST_KEY_INSERT] = "INSERT INTO api_keys (key, org_id) VALUES (?1, ?2)",
+	[ST_SEGMENT_INSERT] = "INSERT INTO segments (org_id, id, name, color, created_at, updated_at)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_CONTACT_INSERT] =
+		"INSERT INTO contacts (org_id, id, name, blocked, unsubscribed, is_admin,"
+		" ai_replies_disabled, created_at, updated_at, blocked_at, unsubscribed_at,"
+		" unsubscribe_reason, unsubscribe_feedback)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_CHANNEL_INSERT] =
+		"INSERT INTO channels (contact_pk, org_id, id, type, user_id, avatar, name,"
+		" username, email, phone, country, agent, ip, language, platform_data, created_at,"
+		" updated_at, link)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+		" ?17, ?18)",
+	[ST_MEMBER_INSERT] = "INSERT INTO contact_segments (contact_pk, segment_pk)"
+			     " SELECT ?1, pk FROM segments WHERE org_id = ?2 AND id = ?3",
+	[ST_KEYS_ALL] = "SELECT key, org_id FROM api_keys",
+	[ST_ORGS_ALL] = "SELECT id, parent_id FROM orgs ORDER BY seq",
+	[ST_COUNTS] = "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM contacts)",
+};
+
+enum { STORE_DEFAULT_MAX_BATCH = 512 };
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+	unsigned max_batch;
+
+	pthread_mutex_t lock; /* guards the queue and the flags below */
+	pthread_cond_t wake;
+	struct store_job *head, *tail;
+	bool running, stopping;
+	pthread_t thread;
+};
+
+/* Fills err from the connection's last error; returns -1. The HTTP status comes
+ * from errors.c's one mapping of SQLite codes. */
+static int db_error(struct store *s, int rc, struct error *err)
+{
+	int status = error_status_from_sqlite(rc);
+	const char *what = status == 507 ? "Insufficient storage: the database disk is full"
+		: status == 503		  ? "The database is unavailable"
+					  : "Database error";
+	return error_set(err, status, "%s (%s)", what, sqlite3_errmsg(s->db));
+}
+
+static sqlite3_stmt *stmt(struct store *s, int id)
+{
+	sqlite3_stmt *st = s->st[id];
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Runs a statement that returns no rows. */
+static int exec_stmt(struct store *s, sqlite3_stmt *st, struct error *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		db_error(s, rc, err);
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int exec_id(struct store *s, int id, struct error *err)
+{
+	return exec_stmt(s, stmt(s, id), err);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
+{
+	if (ms == MODEL_NO_TIME)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, ms);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	return xstrdup_null((const char *)sqlite3_column_text(st, i));
+}
+
+static int64_t col_time(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? MODEL_NO_TIME
+							 : sqlite3_column_int64(st, i);
+}
+
+/* --- Opening and schema --- */
+
+static int exec_sql(sqlite3 *db, const char *sql, struct error *err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		error_set(err, error_status_from_sqlite(rc), "%s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int query_int(sqlite3 *db, const char *sql, int64_t *out, struct error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		error_set(err, 500, "%s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Brings the schema to STORE_SCHEMA_VERSION. Version 1 is the first; a later
+ * version appends its ALTER/CREATE steps here, each run in the same transaction
+ * as the user_version bump. */
+static int migrate(sqlite3 *db, bool *was_empty, struct error *err)
+{
+	int64_t version, tables;
+	if (query_int(db, "PRAGMA user_version", &version, err) ||
+	    query_int(db, "SELECT count(*) FROM sqlite_schema", &tables, err))
+		return -1;
+	if (version > STORE_SCHEMA_VERSION)
+		return error_set(err, 0, "database schema version %lld is newer than this "
+				 "invent-mock understands (%d)", (long long)version, STORE_SCHEMA_VERSION);
+	if (version == 0 && tables > 0)
+		return error_set(err, 0, "the database is not an invent-mock database "
+				 "(it has tables but no schema version)");
+	*was_empty = version == 0;
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	if (exec_sql(db, "BEGIN", err))
+		return -1;
+	if (exec_sql(db, embedded_schema_sql, err) ||
+	    exec_sql(db, "PRAGMA user_version = 1", err)) {
+		exec_sql(db, "ROLLBACK", NULL);
+		return -1;
+	}
+	return exec_sql(db, "COMMIT", err);
+}
+
+int store_open(const struct store_options *opt, struct store **out, bool *was_empty,
+	       struct error *err)
+{
+	struct store *s = xcalloc(1, sizeof *s);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	s->max_batch = opt->max_batch ? opt->max_batch : STORE_DEFAULT_MAX_BATCH;
+	bool empty = false;
+	int rc = sqlite3_open_v2(opt->path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+					 SQLITE_OPEN_EXRESCODE,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		error_set(err, 0, "cannot open database %s: %s", opt->path,
+			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* WAL: readers of the file (sqlite3 CLI, backups) never block our writer, and
+	 * a commit is one append. NORMAL syncs at checkpoints only: a commit survives
+	 * a crash of this process, FULL also survives power loss. */
+	char pragmas[256];
+	snprintf(pragmas, sizeof pragmas,
+		 "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;"
+		 " PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+		 opt->sync_full ? "FULL" : "NORMAL");
+	struct error e = {0};
+	if (exec_sql(s->db, pragmas, &e) || migrate(s->db, &empty, &e)) {
+		error_set(err, 0, "cannot use database %s: %s", opt->path, e.msg);
+		goto fail;
+	}
+	for (int i = 0; i < ST__COUNT; i++) {
+		rc = sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+					NULL);
+		if (rc != SQLITE_OK) {
+			error_set(err, 0, "cannot use database %s: %s", opt->path,
+				  sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	*was_empty = empty;
+	*out = s;
+	return 0;
+fail:
+	store_close(s);
+	return -1;
+}
+
+/* --- The store thread --- */
+
+static void fail_job(struct store_job *j, const struct error *why)
+{
+	j->rc = -1;
+	j->err = *why;
+}
+
+static void run_batch(struct store *s, struct store_job *batch)
+{
+	struct error e = {0};
+	bool in_txn = exec_id(s, ST_BEGIN, &e) == 0;
+	for (struct store_job *j = batch; j; j = j->next) {
+		if (!in_txn) {
+			fail_job(j, &e);
+			continue;
+		}
+		memset(&j->err, 0, sizeof j->err);
+		if (exec_id(s, ST_SAVEPOINT, &j->err)) {
+			j->rc = -1;
+			continue;
+		}
+		j->rc = j->run(s, j->arg, &j->err);
+		if (j->rc == 0) {
+			if (exec_id(s, ST_RELEASE, &j->err))
+				j->rc = -1;
+			continue;
+		}
+		if (!sqlite3_get_autocommit(s->db)) {
+			exec_id(s, ST_ROLLBACK_TO, NULL);
+			exec_id(s, ST_RELEASE, NULL);
+			continue;
+		}
+		/* SQLite rolled the whole transaction back (disk full, I/O error): the
+		 * jobs before this one lost their changes too, and are not yet answered. */
+		for (struct store_job *k = batch; k != j; k = k->next)
+			if (k->rc == 0)
+				fail_job(k, &j->err);
+		in_txn = exec_id(s, ST_BEGIN, &e) == 0;
+	}
+	if (in_txn && exec_id(s, ST_COMMIT, &e)) {
+		if (!sqlite3_get_autocommit(s->db))
+			exec_id(s, ST_ROLLBACK, NULL);
+		for (struct store_job *j = batch; j; j = j->next)
+			if (j->rc == 0)
+				fail_job(j, &e);
+	}
+	for (struct store_job *j = batch, *next; j; j = next) {
+		next = j->next; /* done() may free the job */
+		j->done(j->arg, j->rc, &j->err);
+	}
+}
+
+static void *store_thread(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (!s->head)
+			break;
+		struct store_job *batch = s->head, *last = batch;
+		for (unsigned n = 1; n < s->max_batch && last->next; n++)
+			last = last->next;
+		s->head = last->next;
+		if (!s->head)
+			s->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->lock);
+		run_batch(s, batch);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int store_start(struct store *s, struct error *err)
+{
+	if (pthread_create(&s->thread, NULL, store_thread, s))
+		return error_set(err, 0, "cannot start the store thread");
+	s->running = true;
+	return 0;
+}
+
+void store_submit(struct store *s, struct store_job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (s->tail)
+		s->tail->next = job;
+	else
+		s->head = job;
+	s->tail = job;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->running) {
+		pthread_mutex_lock(&s->lock);
+		s->stopping = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+	}
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db) {
+		/* Checkpoint and truncate the WAL so a clean stop leaves one file. */
+		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		sqlite3_close(s->db);
+	}
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* --- Contacts --- */
+
+static int read_channels(struct store *s, int64_t pk, struct contact *c, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CHANNELS_GET);
+	sqlite3_bind_int64(st, 1, pk);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (c->n_channels == cap) {
+			cap = cap ? cap * 2 : 2;
+			c->channels = xrealloc(c->channels, cap * sizeof *c->channels);
+		}
+		struct channel *ch = &c->channels[c->n_channels++];
+		ch->id = col_text(st, 0);
+		ch->type = col_text(st, 1);
+		ch->user_id = col_text(st, 2);
+		ch->avatar = col_text(st, 3);
+		ch->name = col_text(st, 4);
+		ch->username = col_text(st, 5);
+		ch->email = col_text(st, 6);
+		ch->phone = col_text(st, 7);
+		ch->country = col_text(st, 8);
+		ch->agent = col_text(st, 9);
+		ch->ip = col_text(st, 10);
+		ch->language = col_text(st, 11);
+		ch->platform_data = col_text(st, 12);
+		ch->created_at = sqlite3_column_int64(st, 13);
+		ch->updated_at = sqlite3_column_int64(st, 14);
+		ch->link = col_text(st, 15);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+static int read_segments(struct store *s, int64_t pk, struct contact *c, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SEGMENTS_GET);
+	sqlite3_bind_int64(st, 1, pk);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (c->n_segments == cap) {
+			cap = cap ? cap * 2 : 2;
+			c->segments = xrealloc(c->segments, cap * sizeof *c->segments);
+		}
+		struct segment *sg = &c->segments[c->n_segments++];
+		sg->id = col_text(st, 0);
+		sg->name = col_text(st, 1);
+		sg->color = col_text(st, 2);
+		sg->contacts_count = sqlite3_column_int64(st, 3);
+		sg->created_at = sqlite3_column_int64(st, 4);
+		sg->updated_at = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+int store_contact_get(struct store *s, const char *org_id, const char *contact_id,
+		      struct contact *out, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONTACT_GET);
+	bind_text(st, 1, org_id);
+	bind_text(st, 2, contact_id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? error_set(err, 404, "Contact not found")
+					 : db_error(s, rc, err);
+	}
+	struct contact c = {0};
+	c.store_pk = sqlite3_column_int64(st, 0);
+	c.id = col_text(st, 1);
+	c.name = col_text(st, 2);
+	c.blocked = sqlite3_column_int(st, 3);
+	c.unsubscribed = sqlite3_column_int(st, 4);
+	c.is_admin = sqlite3_column_int(st, 5);
+	c.ai_replies_disabled = sqlite3_column_int(st, 6);
+	c.created_at = sqlite3_column_int64(st, 7);
+	c.updated_at = sqlite3_column_int64(st, 8);
+	c.blocked_at = col_time(st, 9);
+	c.unsubscribed_at = col_time(st, 10);
+	c.unsubscribe_reason = col_text(st, 11);
+	c.unsubscribe_feedback = col_text(st, 12);
+	sqlite3_reset(st);
+	if (read_channels(s, c.store_pk, &c, err) || read_segments(s, c.store_pk, &c, err)) {
+		contact_cleanup(&c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int store_contact_update(struct store *s, const struct contact *c, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONTACT_UPDATE);
+	sqlite3_bind_int64(st, 1, c->store_pk);
+	bind_text(st, 2, c->name);
+	sqlite3_bind_int(st, 3, c->blocked);
+	sqlite3_bind_int(st, 4, c->unsubscribed);
+	sqlite3_bind_int64(st, 5, c->updated_at);
+	bind_time(st, 6, c->blocked ? c->blocked_at : MODEL_NO_TIME);
+	bind_time(st, 7, c->unsubscribed ? c->unsubscribed_at : MODEL_NO_TIME);
+	bind_text(st, 8, c->unsubscribe_reason);
+	bind_text(st, 9, c->unsubscribe_feedback);
+	return exec_stmt(s, st, err);
+}
+
+/* --- Fixtures --- */
+
+static int insert_org_data(struct store *s, const struct fixture_org *o, const char *org_id,
+			   struct error *err)
+{
+	for (size_t i = 0; i < o->n_segments; i++) {
+		const struct segment *g = &o->segments[i];
+		sqlite3_stmt *st = stmt(s, ST_SEGMENT_INSERT);
+		bind_text(st, 1, org_id);
+		bind_text(st, 2, g->id);
+		bind_text(st, 3, g->name);
+		bind_text(st, 4, g->color);
+		sqlite3_bind_int64(st, 5, g->created_at);
+		sqlite3_bind_int64(st, 6, g->updated_at);
+		if (exec_stmt(s, st, err))
+			return -1;
+	}
+	for (size_t i = 0; i < o->n_contacts; i++) {
+		const struct contact *c = &o->contacts[i];
+		sqlite3_stmt *st = stmt(s, ST_CONTACT_INSERT);
+		bind_text(st, 1, org_id);
+		bind_text(st, 2, c->id);
+		bind_text(st, 3, c->name);
+		sqlite3_bind_int(st, 4, c->blocked);
+		sqlite3_bind_int(st, 5, c->unsubscribed);
+		sqlite3_bind_int(st, 6, c->is_admin);
+		sqlite3_bind_int(st, 7, c->ai_replies_disabled);
+		sqlite3_bind_int64(st, 8, c->created_at);
+		sqlite3_bind_int64(st, 9, c->updated_at);
+		bind_time(st, 10, c->blocked ? c->blocked_at : MODEL_NO_TIME);
+		bind_time(st, 11, c->unsubscribed ? c->unsubscribed_at : MODEL_NO_TIME);
+		bind_text(st, 12, c->unsubscribe_reason);
+		bind_text(st, 13, c->unsubscribe_feedback);
+		if (exec_stmt(s, st, err))
+			return -1;
+		int64_t pk = sqlite3_last_insert_rowid(s->db);
+		for (size_t k = 0; k < c->n_channels; k++) {
+			const struct channel *ch = &c->channels[k];
+			st = stmt(s, ST_CHANNEL_INSERT);
+			sqlite3_bind_int64(st, 1, pk);
+			bind_text(st, 2, org_id);
+			const char *text[] = {ch->id,	    ch->type,	 ch->user_id, ch->avatar,
+					      ch->name,	    ch->username, ch->email,  ch->phone,
+					      ch->country,  ch->agent,	 ch->ip,      ch->language,
+					      ch->platform_data};
+			for (int t = 0; t < 13; t++)
+				bind_text(st, 3 + t, text[t]);
+			sqlite3_bind_int64(st, 16, ch->created_at);
+			sqlite3_bind_int64(st, 17, ch->updated_at);
+			bind_text(st, 18, ch->link);
+			if (exec_stmt(s, st, err))
+				return -1;
+		}
+		for (size_t k = 0; k < c->n_segments; k++) {
+			st = stmt(s, ST_MEMBER_INSERT);
+			sqlite3_bind_int64(st, 1, pk);
+			bind_text(st, 2, org_id);
+			bind_text(st, 3, c->segments[k].id);
+			if (exec_stmt(s, st, err))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int insert_org(struct store *s, const struct fixture_org *o, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_ORG_INSERT);
+	bind_text(st, 1, o->id);
+	bind_text(st, 2, o->name);
+	bind_text(st, 3, o->parent_id);
+	bind_text(st, 4, NULL);
+	if (exec_stmt(s, st, err))
+		return -1;
+	for (size_t i = 0; i < o->n_api_keys; i++) {
+		st = stmt(s, ST_KEY_INSERT);
+		bind_text(st, 1, o->api_keys[i]);
+		bind_text(st, 2, o->id);
+		if (exec_stmt(s, st, err))
+			return -1;
+	}
+	return insert_org_data(s, o, o->id, err);
+}
+
+static int delete_org_data(struct store *s, const char *org_id, struct error *err)
+{
+	static const char *const sql[] = {"DELETE FROM contacts WHERE org_id = ?1",
+					  "DELETE FROM segments WHERE org_id = ?1"};
+	for (size_t i = 0; i < 2; i++) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			bind_text(st, 1, org_id);
+			rc = sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return db_error(s, rc, err);
+	}
+	return 0;
+}
+
+int store_load_fixture(struct store *s, const struct fixture *f, const char *only_org,
+		       struct error *err)
+{
+	/* Inside a job the batch already holds a transaction; before start-up we make one. */
+	bool own_txn = sqlite3_get_autocommit(s->db);
+	if (own_txn && exec_id(s, ST_BEGIN, err))
+		return -1;
+	int rc = 0;
+	if (only_org) {
+		const struct fixture_org *o = fixture_find_org(f, only_org);
+		rc = !o ? error_set(err, 404, "Org %s is not a fixture org", only_org)
+			: delete_org_data(s, only_org, err) || insert_org_data(s, o, o->id, err);
+	} else {
+		struct error e = {0};
+		if (exec_sql(s->db, "DELETE FROM orgs", &e))
+			rc = error_set(err, e.status, "%s", e.msg);
+		for (size_t i = 0; !rc && i < f->n_orgs; i++)
+			rc = insert_org(s, &f->orgs[i], err);
+	}
+	if (own_txn) {
+		if (rc == 0)
+			rc = exec_id(s, ST_COMMIT, err);
+		if (rc && !sqlite3_get_autocommit(s->db))
+			exec_id(s, ST_ROLLBACK, NULL);
+	}
+	return rc ? -1 : 0;
+}
+
+/* --- Orgs and keys --- */
+
+int store_each_key(struct store *s, void (*fn)(void *arg, const char *key, const char *org_id),
+		   void *arg, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_KEYS_ALL);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(st, 0),
+		   (const char *)sqlite3_column_text(st, 1));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+int store_each_org(struct store *s,
+		   void (*fn)(void *arg, const char *org_id, const char *parent_id), void *arg,
+		   struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_ORGS_ALL);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(st, 0),
+		   (const char *)sqlite3_column_text(st, 1));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+int store_counts(struct store *s, int64_t *orgs, int64_t *contacts, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_COUNTS);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*orgs = sqlite3_column_int64(st, 0);
+		*contacts = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_error(s, rc, err);
+}
+
+int store_integrity_check(struct store *s, struct error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_error(s, rc, err);
+	rc = sqlite3_step(st);
+	int ok = rc == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+	if (!ok)
+		error_set(err, 500, "integrity_check: %s",
+			  rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0)
+					   : sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
