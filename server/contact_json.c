@@ -51,7 +51,15 @@ cJSON *segment_json_object(const struct segment *s)
 	add_str(o, "id", s->id);
 	add_str(o, "name", s->name);
 	add_str(o, "color", s->color);
-	cJSON_AddNumberToObject(o, "contacts_count", (double)s->contacts_count);
+	/* cJSON prints numbers with sprintf and checks them with sscanf; an integer
+	 * we format ourselves goes in raw. */
+	char num[24], *p = num + sizeof num;
+	uint64_t n = s->contacts_count > 0 ? (uint64_t)s->contacts_count : 0;
+	*--p = '\0';
+	do
+		*--p = (char)('0' + n % 10);
+	while (n /= 10);
+	cJSON_AddItemToObject(o, "contacts_count", cJSON_CreateRaw(p));
 	add_time(o, "created_at", s->created_at);
 	add_time(o, "updated_at", s->updated_at);
 	return o;

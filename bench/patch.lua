@@ -1,0 +1,25 @@
+-- wrk script: PATCH many contacts in turn, alternating blocked true/false.
+-- Requests are formatted once in init(), so wrk's own Lua work stays small and
+-- the figures measure the server. Contacts are ct_0 .. ct_{N-1} of the bench
+-- fixture (N from BENCH_CONTACTS); the key from BENCH_KEY.
+local n = tonumber(os.getenv("BENCH_CONTACTS") or "1000")
+local key = os.getenv("BENCH_KEY") or "sk_bench"
+local reqs = {}
+local i = 0
+
+function init(args)
+  local headers = { ["Authorization"] = "Bearer " .. key,
+                    ["Content-Type"] = "application/json" }
+  -- 2n requests: every contact once blocked and once unblocked.
+  for k = 0, 2 * n - 1 do
+    local id = (k * 7919) % n
+    local body = (k % 2 == 0) and '{"blocked":true}' or '{"blocked":false}'
+    reqs[k + 1] = wrk.format("PATCH", "/orgs/c/contacts/ct_" .. id, headers, body)
+  end
+  i = math.random(#reqs) - 1
+end
+
+function request()
+  i = i % #reqs + 1
+  return reqs[i]
+end
