@@ -14,6 +14,9 @@
  *  - a burst of N concurrent PATCHes costs one transaction and one WAL sync
  *    rather than N, which is where the throughput comes from;
  *  - no SQLITE_BUSY between our own threads, since there is one connection.
+ * Checkpoints (copying the WAL back into the database file, the only step that
+ * fsyncs under synchronous=NORMAL) run on a second thread with its own
+ * connection, woken by the WAL hook, so they never stall the store thread.
  * If SQLite rolls the whole transaction back by itself (disk full, I/O error),
  * every job of the batch that had succeeded is failed with that error before any
  * answer leaves, and the rest of the batch starts a new transaction. */
@@ -97,7 +100,11 @@ static const char *const sql_text[ST__COUNT] = {
 	[ST_COUNTS] = "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM contacts)",
 };
 
-enum { STORE_DEFAULT_MAX_BATCH = 512 };
+enum {
+	STORE_DEFAULT_MAX_BATCH = 512,
+	STORE_CHECKPOINT_PAGES = 1000, /* WAL pages that wake the checkpointer (SQLite's default) */
+	STORE_CHECKPOINT_HARD = 8000,  /* the store thread checkpoints itself if it falls behind */
+};
 
 struct store {
 	sqlite3 *db;
@@ -109,6 +116,11 @@ struct store {
 	struct store_job *head, *tail;
 	bool running, stopping;
 	pthread_t thread;
+
+	sqlite3 *ckpt_db;	 /* the checkpointer's connection; NULL for :memory: */
+	pthread_cond_t ckpt_wake; /* with lock */
+	bool ckpt_wanted, ckpt_running;
+	pthread_t ckpt_thread;
 };
 
 /* Fills err from the connection's last error; returns -1. The HTTP status comes
@@ -233,12 +245,73 @@ static int migrate(sqlite3 *db, bool *was_empty, struct error *err)
 	return exec_sql(db, "COMMIT", err);
 }
 
+/* Called on the store thread after each commit, with the WAL's size in pages. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *s = arg;
+	if (pages >= STORE_CHECKPOINT_HARD) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (pages >= STORE_CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&s->lock);
+		s->ckpt_wanted = true;
+		pthread_cond_signal(&s->ckpt_wake);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return SQLITE_OK;
+}
+
+static void *checkpoint_thread(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->ckpt_wanted && !s->stopping)
+			pthread_cond_wait(&s->ckpt_wake, &s->lock);
+		if (s->stopping)
+			break;
+		s->ckpt_wanted = false;
+		pthread_mutex_unlock(&s->lock);
+		/* PASSIVE never blocks the writer; what it cannot copy now, the next round does. */
+		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* A file database in WAL mode gets the checkpointer's connection; the store
+ * connection's automatic checkpoints are replaced by the hook above. */
+static int open_checkpointer(struct store *s, const struct store_options *opt, struct error *err)
+{
+	const char *mode = NULL;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		mode = (const char *)sqlite3_column_text(st, 0);
+	bool wal = mode && !strcmp(mode, "wal");
+	sqlite3_finalize(st);
+	if (!wal)
+		return 0;
+	char pragmas[128];
+	snprintf(pragmas, sizeof pragmas, "PRAGMA busy_timeout = 5000; PRAGMA synchronous = %s;",
+		 opt->sync_full ? "FULL" : "NORMAL");
+	struct error e = {0};
+	if (sqlite3_open_v2(opt->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK ||
+	    exec_sql(s->ckpt_db, pragmas, &e))
+		return error_set(err, 0, "cannot use database %s: %s", opt->path,
+				 e.msg[0] ? e.msg : sqlite3_errmsg(s->ckpt_db));
+	sqlite3_wal_hook(s->db, on_wal_commit, s);
+	return 0;
+}
+
 int store_open(const struct store_options *opt, struct store **out, bool *was_empty,
 	       struct error *err)
 {
 	struct store *s = xcalloc(1, sizeof *s);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->ckpt_wake, NULL);
 	s->max_batch = opt->max_batch ? opt->max_batch : STORE_DEFAULT_MAX_BATCH;
 	bool empty = false;
 	int rc = sqlite3_open_v2(opt->path, &s->db,
@@ -273,6 +346,8 @@ int store_open(const struct store_options *opt, struct store **out, bool *was_em
 			goto fail;
 		}
 	}
+	if (open_checkpointer(s, opt, err))
+		goto fail;
 	*was_empty = empty;
 	*out = s;
 	return 0;
@@ -363,6 +438,11 @@ int store_start(struct store *s, struct error *err)
 	if (pthread_create(&s->thread, NULL, store_thread, s))
 		return error_set(err, 0, "cannot start the store thread");
 	s->running = true;
+	if (s->ckpt_db) {
+		if (pthread_create(&s->ckpt_thread, NULL, checkpoint_thread, s))
+			return error_set(err, 0, "cannot start the checkpoint thread");
+		s->ckpt_running = true;
+	}
 	return 0;
 }
 
@@ -383,13 +463,16 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
-	if (s->running) {
-		pthread_mutex_lock(&s->lock);
-		s->stopping = true;
-		pthread_cond_signal(&s->wake);
-		pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->wake);
+	pthread_cond_signal(&s->ckpt_wake);
+	pthread_mutex_unlock(&s->lock);
+	if (s->running)
 		pthread_join(s->thread, NULL);
-	}
+	if (s->ckpt_running)
+		pthread_join(s->ckpt_thread, NULL);
+	sqlite3_close(s->ckpt_db);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	if (s->db) {
@@ -397,6 +480,7 @@ void store_close(struct store *s)
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		sqlite3_close(s->db);
 	}
+	pthread_cond_destroy(&s->ckpt_wake);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
