@@ -170,16 +170,19 @@ static int apply(struct config *c, enum opt_id id, const char *val, const char *
 
 int config_parse(struct config *c, int argc, char **argv, struct error *err)
 {
-	for (int i = 0; i < O__COUNT; i++) {
-		const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
-		if (v && apply(c, (enum opt_id)i, v, opts[i].env, err))
-			return -1;
-	}
 	struct option longopts[O__COUNT + 1];
 	for (int i = 0; i < O__COUNT; i++)
 		longopts[i] = (struct option){opts[i].name, opts[i].arg ? required_argument : no_argument,
 					      NULL, i};
 	longopts[O__COUNT] = (struct option){0};
+	/* Flags are read first and applied last, so a variable a flag overrides is
+	 * never even checked. */
+	struct {
+		int id;
+		const char *val;
+	} given[64];
+	int n_given = 0;
+	bool flagged[O__COUNT] = {0};
 	optind = 0; /* glibc: start over, so tests can parse more than once */
 	opterr = 0;
 	int id;
@@ -196,12 +199,24 @@ int config_parse(struct config *c, int argc, char **argv, struct error *err)
 			printf("invent-mock %s\n", INVENT_MOCK_VERSION);
 			return 1;
 		}
-		char origin[64];
-		snprintf(origin, sizeof origin, "--%s", opts[id].name);
-		if (apply(c, (enum opt_id)id, optarg, origin, err))
-			return -1;
+		if (n_given == (int)(sizeof given / sizeof given[0]))
+			return error_set(err, 0, "too many options");
+		given[n_given].id = id;
+		given[n_given++].val = optarg;
+		flagged[id] = true;
 	}
 	if (optind < argc)
 		return error_set(err, 0, "unexpected argument \"%s\" (see --help)", argv[optind]);
+	for (int i = 0; i < O__COUNT; i++) {
+		const char *v = opts[i].env && !flagged[i] ? getenv(opts[i].env) : NULL;
+		if (v && apply(c, (enum opt_id)i, v, opts[i].env, err))
+			return -1;
+	}
+	for (int i = 0; i < n_given; i++) {
+		char origin[64];
+		snprintf(origin, sizeof origin, "--%s", opts[given[i].id].name);
+		if (apply(c, (enum opt_id)given[i].id, given[i].val, origin, err))
+			return -1;
+	}
 	return 0;
 }

@@ -29,9 +29,11 @@ struct http {
 	struct app *app;
 	struct MHD_Daemon *daemon;
 	unsigned port;
-	pthread_mutex_t lock; /* guards in_flight */
+	pthread_mutex_t lock; /* guards the three below */
 	pthread_cond_t idle;
 	unsigned in_flight; /* requests begun and not yet completed */
+	unsigned suspended; /* requests waiting on the store */
+	bool stopping;	    /* new requests are refused with 503 */
 };
 
 struct request {
@@ -50,6 +52,8 @@ struct request {
 	int (*deferred)(struct store *, struct request *, struct error *);
 	struct store_job job;
 	bool replied;
+	bool close;	/* answer with Connection: close */
+	bool waiting;	/* counted in http->suspended */
 	int status;
 	char *resp;
 	size_t resp_len;
@@ -140,6 +144,19 @@ void request_defer(struct request *r, int (*run)(struct store *, struct request 
 {
 	r->deferred = run;
 	r->job = (struct store_job){.run = job_run, .done = job_done, .arg = r};
+	pthread_mutex_lock(&r->http->lock);
+	bool stopping = r->http->stopping;
+	if (!stopping) {
+		r->http->suspended++;
+		r->waiting = true;
+	}
+	pthread_mutex_unlock(&r->http->lock);
+	if (stopping) {
+		/* Its body finished arriving after the stop began (see http_stop). */
+		r->close = true;
+		reply_errorf(r, 503, "The server is shutting down");
+		return;
+	}
 	/* Suspend before queueing, so the resume can never come first. */
 	MHD_suspend_connection(r->conn);
 	store_submit(r->http->app->store, &r->job);
@@ -157,6 +174,8 @@ static enum MHD_Result send_reply(struct request *r)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (r->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -278,8 +297,10 @@ static void finish(struct request *r)
 static void append_body(struct request *r, const char *data, size_t n)
 {
 	size_t max = r->http->app->config->max_body;
-	if (r->body_too_large || !(r->match.route->flags & ROUTE_JSON_BODY))
-		return; /* a body an endpoint does not take is ignored */
+	/* The body of a request already answered (libmicrohttpd still reads it) or
+	 * of an endpoint that takes none is ignored. */
+	if (r->replied || r->body_too_large || !(r->match.route->flags & ROUTE_JSON_BODY))
+		return;
 	if (n > max - r->body_len) {
 		r->body_too_large = true;
 		free(r->body);
@@ -296,6 +317,20 @@ static void append_body(struct request *r, const char *data, size_t n)
 	memcpy(r->body + r->body_len, data, n);
 	r->body_len += n;
 	r->body[r->body_len] = '\0';
+}
+
+/* The request is no longer suspended: on its resumption, or when libmicrohttpd
+ * finds the client gone as it resumes it and completes it without a call. */
+static void done_waiting(struct request *r)
+{
+	struct http *h = r->http;
+	if (!r->waiting)
+		return;
+	r->waiting = false;
+	pthread_mutex_lock(&h->lock);
+	if (--h->suspended == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -315,8 +350,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->path = xstrdup(url);
 		pthread_mutex_lock(&h->lock);
 		h->in_flight++;
+		bool stopping = h->stopping;
 		pthread_mutex_unlock(&h->lock);
-		begin(r);
+		if (stopping) {
+			/* Keep-alive connections outlive MHD_quiesce_daemon(); a request
+			 * that arrives on one now must not be deferred (see http_stop). */
+			r->close = true;
+			reply_errorf(r, 503, "The server is shutting down");
+		} else {
+			begin(r);
+		}
 		return r->replied ? send_reply(r) : MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -324,9 +367,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (!r->replied && !r->deferred)
+	if (r->deferred) {
+		/* Resumed: the store thread has written the answer. */
+		done_waiting(r);
+	} else if (!r->replied) {
 		finish(r);
-	/* A deferred request is suspended until the store thread has its answer. */
+	}
 	return r->replied ? send_reply(r) : MHD_YES;
 }
 
@@ -366,6 +412,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (!r)
 		return;
 	*req_cls = NULL;
+	done_waiting(r);
 	enum config_log mode = h->app->config->log;
 	if (mode != CONFIG_LOG_OFF)
 		log_request(r, mode);
@@ -449,11 +496,18 @@ void http_stop(struct http *h)
 		return;
 	if (h->daemon) {
 		MHD_quiesce_daemon(h->daemon);
-		/* Let requests in flight finish (they may wait on the store), but not forever. */
+		pthread_mutex_lock(&h->lock);
+		h->stopping = true;
+		/* Stopping the daemon with a suspended connection is fatal to
+		 * libmicrohttpd; no new request defers now, and the store thread still
+		 * runs, so every suspended one is answered soon. */
+		while (h->suspended > 0)
+			pthread_cond_wait(&h->idle, &h->lock);
+		/* Then give requests still receiving their body a little time; they
+		 * will be answered 503 rather than deferred. */
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 10;
-		pthread_mutex_lock(&h->lock);
+		until.tv_sec += 2;
 		while (h->in_flight > 0 &&
 		       pthread_cond_timedwait(&h->idle, &h->lock, &until) == 0)
 			;
