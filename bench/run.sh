@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# Benchmarks invent-mock. Run from the project root:
+#
+#   bash bench/run.sh [all|ready|patch]      (default: all)
+#
+# Installs what is missing (Debian packages), builds a release binary in
+# build-release/, writes a bench fixture into a temp dir, runs the selected
+# benchmarks and prints a report on stdout (progress goes to stderr).
+# Nothing is written outside build-release/ and the temp dir.
+#
+# Environment:
+#   BENCH_SECONDS      seconds per wrk run (default 10)
+#   BENCH_CONTACTS     contacts in the fixture, also read by bench/patch.lua (default 1000)
+#   BENCH_CONNECTIONS  wrk connection counts (default "1 16 64")
+#   BENCH_WARMUP       seconds of discarded wrk warm-up before the patch runs (default 1; 0: none)
+#   BENCH_READY_RUNS   server starts per ready-time case (default 20)
+#   BENCH_SERVER_ARGS  extra server arguments, word-split (e.g. "--threads 2")
+#   BENCH_VERBOSE=1    also print wrk's raw output
+#
+# Adding a benchmark: write bench_NAME (it may call start_server/stop_server
+# and must append its summary to "$TMP/report-NAME.txt"), add NAME to
+# BENCHES, and to REPORT_ORDER where its section belongs.
+set -euo pipefail
+
+BENCHES=(ready patch)          # what "all" runs, in this order
+REPORT_ORDER=(patch ready rss) # report sections, in print order
+
+BENCH_SECONDS=${BENCH_SECONDS:-10}
+BENCH_CONTACTS=${BENCH_CONTACTS:-1000}
+BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-"1 16 64"}
+BENCH_WARMUP=${BENCH_WARMUP:-1}
+BENCH_READY_RUNS=${BENCH_READY_RUNS:-20}
+BENCH_SERVER_ARGS=${BENCH_SERVER_ARGS:-}
+BENCH_VERBOSE=${BENCH_VERBOSE:-0}
+export BENCH_CONTACTS
+export BENCH_KEY=sk_bench
+
+BUILD_DIR=build-release
+BIN=$BUILD_DIR/invent-mock
+TMP=
+SERVER_PID=
+SERVER_PORT=
+WRK_PID=
+PROBLEMS=0
+
+log() { printf '%s\n' "$*" >&2; }
+problem() {
+	PROBLEMS=$((PROBLEMS + 1))
+	printf 'PROBLEM: %s\n' "$*" >>"$TMP/problems.txt"
+	log "PROBLEM: $*"
+}
+die() {
+	log "bench/run.sh: $*"
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	if [[ -n $WRK_PID ]]; then
+		kill -TERM "$WRK_PID" 2>/dev/null || true # timeout(1), which passes it on to wrk
+		wait "$WRK_PID" 2>/dev/null || true
+	fi
+	if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		for _ in $(seq 50); do
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+	if [[ -n $TMP && -d $TMP ]]; then rm -rf -- "$TMP"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+usage() {
+	log "usage: bash bench/run.sh [all|$(
+		IFS='|'
+		echo "${BENCHES[*]}"
+	)]"
+	exit 2
+}
+
+# --- setup -------------------------------------------------------------------
+
+ensure_deps() {
+	local -a missing=()
+	local cmd pkg mod
+	# command -> Debian package
+	for pair in wrk:wrk meson:meson ninja:ninja-build pkg-config:pkg-config \
+		python3:python3 cc:gcc; do
+		cmd=${pair%%:*} pkg=${pair#*:}
+		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+	done
+	# pkg-config module -> Debian package (all of them if pkg-config itself is missing)
+	for pair in libmicrohttpd:libmicrohttpd-dev libcjson:libcjson-dev sqlite3:libsqlite3-dev; do
+		mod=${pair%%:*} pkg=${pair#*:}
+		if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "$mod"; then
+			missing+=("$pkg")
+		fi
+	done
+	((${#missing[@]} == 0)) && return 0
+	log "installing: ${missing[*]}"
+	local sudo=
+	((EUID == 0)) || sudo=sudo
+	$sudo apt-get update
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+build_release() {
+	if [[ ! -f $BUILD_DIR/build.ninja ]]; then
+		meson setup "$BUILD_DIR" --buildtype=release >&2
+	fi
+	local bt
+	bt=$(meson introspect --buildoptions "$BUILD_DIR" |
+		python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))')
+	if [[ $bt != release ]]; then
+		log "$BUILD_DIR has buildtype $bt; switching it to release"
+		meson configure "$BUILD_DIR" -Dbuildtype=release >&2
+	fi
+	ninja -C "$BUILD_DIR" >&2
+	[[ -x $BIN ]] || die "$BIN was not built"
+}
+
+# make_fixture N: writes the fixture for N contacts once and prints its path.
+make_fixture() {
+	local n=$1 out=$TMP/fixture-$1.json
+	[[ -f $out ]] || python3 bench/make_fixture.py --contacts "$n" --out "$out"
+	printf '%s\n' "$out"
+}
+
+# --- server ------------------------------------------------------------------
+
+# start_server FIXTURE DB: starts the server on port 0 in the background and
+# sets SERVER_PID and SERVER_PORT from its ready line.
+start_server() {
+	local fixture=$1 db=$2 line=
+	[[ -z $SERVER_PID ]] || die "start_server: a server is already running"
+	# shellcheck disable=SC2086  # BENCH_SERVER_ARGS is meant to be word-split
+	"$BIN" --port 0 --db "$db" --fixtures "$fixture" --log off $BENCH_SERVER_ARGS \
+		</dev/null >"$TMP/server.out" 2>"$TMP/server.err" &
+	SERVER_PID=$!
+	for _ in $(seq 300); do # 30 s
+		line=$(head -n1 "$TMP/server.out")
+		[[ -n $line ]] && break
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ -z $line ]]; then
+		log "$(cat "$TMP/server.err")"
+		die "the server printed no ready line"
+	fi
+	SERVER_PORT=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["event"]=="ready"; print(r["port"])' "$line") ||
+		die "bad ready line: $line"
+}
+
+# stop_server: SIGTERM, wait, and complain about a bad exit or stderr output.
+stop_server() {
+	[[ -n $SERVER_PID ]] || return 0
+	local rc=0
+	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -TERM "$SERVER_PID"
+		for _ in $(seq 100); do
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$SERVER_PID" 2>/dev/null; then
+			problem "server still running 10 s after SIGTERM; killed"
+			kill -KILL "$SERVER_PID" 2>/dev/null || true
+		fi
+	else
+		problem "server (pid $SERVER_PID) had died before SIGTERM"
+	fi
+	wait "$SERVER_PID" || rc=$?
+	((rc == 0)) || problem "server exit status $rc"
+	if [[ -s $TMP/server.err ]]; then
+		problem "server stderr: $(head -c 2000 "$TMP/server.err")"
+	fi
+	SERVER_PID='' SERVER_PORT=''
+}
+
+server_alive() { [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; }
+
+# proc_kb FIELD: a kB field of the server's /proc/PID/status (VmRSS, VmHWM).
+proc_kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/status"; }
+kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# --- wrk ---------------------------------------------------------------------
+
+# run_wrk NAME CONNECTIONS SECONDS SCRIPT: runs wrk against the server and
+# leaves its output in $TMP/wrk-NAME.txt.
+run_wrk() {
+	local name=$1 conns=$2 secs=$3 script=$4 out=$TMP/wrk-$1.txt rc=0
+	# In the background and waited for, so that a SIGTERM or SIGINT to this
+	# script runs the cleanup trap at once instead of after wrk's -d.
+	timeout -k 5 $((secs + 30)) \
+		wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$script" "http://127.0.0.1:$SERVER_PORT" \
+		>"$out" 2>&1 &
+	WRK_PID=$!
+	wait "$WRK_PID" || rc=$?
+	WRK_PID=''
+	((rc == 0)) || problem "wrk $name exited with status $rc"
+	if [[ $BENCH_VERBOSE == 1 ]]; then sed 's/^/    | /' "$out" >&2; fi
+}
+
+# parse_wrk FILE: prints "rps p50_ms p99_ms non2xx requests socket_errors".
+# Latencies are converted to ms; socket_errors is "-" when wrk printed none.
+parse_wrk() {
+	awk '
+	function ms(v,   n) {
+		n = v + 0
+		if (v ~ /us$/) return n / 1000
+		if (v ~ /ms$/) return n
+		if (v ~ /m$/) return n * 60000
+		if (v ~ /s$/) return n * 1000
+		return n
+	}
+	/Latency Distribution/ { dist = 1; next }
+	dist && $1 == "50%" { p50 = ms($2) }
+	dist && $1 == "99%" { p99 = ms($2); dist = 0 }
+	/requests in/ { reqs = $1 }
+	/Non-2xx or 3xx responses:/ { non2xx = $NF }
+	/Socket errors:/ { sub(/^ *Socket errors: */, ""); gsub(/, /, ","); gsub(/ /, "="); sock = $0 }
+	/Requests\/sec:/ { rps = $2 }
+	END {
+		printf "%s %.3f %.3f %d %s %s\n", (rps == "" ? "0" : rps), p50, p99, non2xx + 0,
+			(reqs == "" ? 0 : reqs), (sock == "" ? "-" : sock)
+	}' "$1"
+}
+
+# --- benchmarks --------------------------------------------------------------
+
+bench_ready() {
+	local fixture out=$TMP/report-ready.txt rc=0 mode label fix
+	fixture=$(make_fixture "$BENCH_CONTACTS")
+	mkdir -p "$TMP/ready"
+	echo "ready time (exec -> ready line; $BENCH_READY_RUNS starts each):" >"$out"
+	# The demo data is what a test suite starts with; the larger fixture shows
+	# what loading costs.
+	for run in "demo memory" "demo fresh" "demo existing" "big fresh" "big existing"; do
+		set -- $run
+		label=$1 mode=$2 fix=()
+		[[ $label == big ]] && fix=(--fixtures "$fixture")
+		[[ $label == big && $mode == fresh ]] && rm -f "$TMP"/ready/ready-*.db*
+		log "ready: $BENCH_READY_RUNS starts, $label data, $mode db"
+		rc=0
+		# shellcheck disable=SC2086
+		python3 bench/ready_time.py --bin "$BIN" "${fix[@]}" --dir "$TMP/ready" \
+			--mode "$mode" --runs "$BENCH_READY_RUNS" -- $BENCH_SERVER_ARGS \
+			>"$TMP/ready-$label-$mode.txt" 2>"$TMP/ready-$label-$mode.err" || rc=$?
+		[[ $label == big ]] && label="$BENCH_CONTACTS contacts" || label="demo data"
+		awk -v l="$label" '{ printf "  %-14s %-9s %s\n", l ",", $1 " db:", substr($0, length($1) + 2) }' \
+			"$TMP/ready-$1-$mode.txt" >>"$out"
+		if ((rc != 0)) || [[ -s $TMP/ready-$1-$mode.err ]]; then
+			while IFS= read -r l; do problem "$l"; done <"$TMP/ready-$1-$mode.err"
+			((rc == 0)) || problem "ready_time.py ($1 $mode) exited with status $rc"
+		fi
+	done
+}
+
+bench_patch() {
+	local fixture out=$TMP/report-patch.txt c rps p50 p99 non2xx reqs sock
+	local rss_idle rss_after hwm
+	fixture=$(make_fixture "$BENCH_CONTACTS")
+	start_server "$fixture" "$TMP/patch.db"
+	rss_idle=$(proc_kb VmRSS)
+	log "patch: server pid $SERVER_PID on port $SERVER_PORT"
+
+	# One PATCH by hand first: a wrong key or id would make every wrk request a
+	# 4xx and the figures meaningless.
+	local status
+	status=$(python3 - "$SERVER_PORT" <<-'PY'
+		import sys, urllib.request, urllib.error
+		req = urllib.request.Request(
+		    "http://127.0.0.1:%s/orgs/c/contacts/ct_0" % sys.argv[1], method="PATCH",
+		    data=b'{"blocked":false}',
+		    headers={"Authorization": "Bearer sk_bench", "Content-Type": "application/json"})
+		try:
+		    with urllib.request.urlopen(req, timeout=10) as r:
+		        print(r.status)
+		except urllib.error.HTTPError as e:
+		    print("%d %s" % (e.code, e.read()[:300].decode("utf-8", "replace")))
+		except Exception as e:
+		    print("error %s" % e)
+		PY
+	)
+	[[ $status == 200 ]] || problem "sanity PATCH /orgs/c/contacts/ct_0 answered: $status"
+
+	if ((BENCH_WARMUP > 0)); then
+		log "patch: ${BENCH_WARMUP}s warm-up"
+		run_wrk warmup 16 "$BENCH_WARMUP" bench/patch.lua
+	fi
+
+	{
+		echo "PATCH /orgs/c/contacts/ct_i (wrk -t1, ${BENCH_SECONDS}s each, $BENCH_CONTACTS contacts):"
+		printf '  %5s %11s %9s %9s %8s\n' conns req/s p50_ms p99_ms non-2xx
+	} >"$out"
+	for c in $BENCH_CONNECTIONS; do
+		log "patch: wrk -c$c -d${BENCH_SECONDS}s"
+		run_wrk "patch-c$c" "$c" "$BENCH_SECONDS" bench/patch.lua
+		read -r rps p50 p99 non2xx reqs sock < <(parse_wrk "$TMP/wrk-patch-c$c.txt")
+		printf '  %5s %11s %9s %9s %8s\n' "$c" "$rps" "$p50" "$p99" "$non2xx" >>"$out"
+		[[ $reqs != 0 ]] || problem "wrk -c$c completed no requests"
+		((non2xx == 0)) || problem "wrk -c$c: $non2xx non-2xx/3xx answers of $reqs"
+		[[ $sock == - ]] || problem "wrk -c$c: socket errors $sock"
+		if [[ $non2xx != 0 || $sock != - || $reqs == 0 ]] && [[ $BENCH_VERBOSE != 1 ]]; then
+			sed 's/^/    | /' "$TMP/wrk-patch-c$c.txt" >&2
+		fi
+		if ! server_alive; then
+			problem "the server died during wrk -c$c"
+			break
+		fi
+	done
+
+	if server_alive; then
+		rss_after=$(proc_kb VmRSS)
+		hwm=$(proc_kb VmHWM)
+		{
+			echo "server memory (patch server, $BENCH_CONTACTS contacts):"
+			echo "  RSS after start: $(kb_to_mb "$rss_idle") MB, after the runs: $(kb_to_mb "$rss_after") MB, peak (VmHWM): $(kb_to_mb "$hwm") MB"
+		} >"$TMP/report-rss.txt"
+	fi
+	stop_server
+}
+
+# --- report ------------------------------------------------------------------
+
+report() {
+	local name model commit
+	echo
+	echo "=== invent-mock bench ==="
+	for name in "${REPORT_ORDER[@]}"; do
+		if [[ -f $TMP/report-$name.txt ]]; then cat "$TMP/report-$name.txt"; fi
+	done
+	model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	[[ -n $model ]] || model=$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { print $2; exit }')
+	commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [[ $commit != unknown ]] && ! git diff --quiet HEAD -- 2>/dev/null; then
+		commit="$commit (+ uncommitted changes)"
+	fi
+	echo "machine: $(nproc) CPUs, ${model:-unknown model}, Linux $(uname -r)"
+	echo "build:   $BIN ($(meson introspect --buildoptions "$BUILD_DIR" |
+		python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))')), commit $commit${BENCH_SERVER_ARGS:+, server args: $BENCH_SERVER_ARGS}"
+	echo "date:    $(date '+%Y-%m-%d %H:%M:%S %Z')"
+	if [[ -s $TMP/problems.txt ]]; then
+		echo "problems ($PROBLEMS):"
+		sed 's/^/  /' "$TMP/problems.txt"
+	else
+		echo "problems: none"
+	fi
+}
+
+main() {
+	local what=${1:-all} name
+	local -a selected=()
+	(($# <= 1)) || usage
+	if [[ $what == all ]]; then
+		selected=("${BENCHES[@]}")
+	else
+		for name in "${BENCHES[@]}"; do
+			if [[ $name == "$what" ]]; then selected=("$name"); fi
+		done
+		((${#selected[@]})) || usage
+	fi
+	[[ -f meson.build && -f bench/patch.lua ]] || die "run me from the project root"
+	[[ $BENCH_SECONDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a whole number of seconds"
+	[[ $BENCH_CONTACTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONTACTS must be a positive number"
+	[[ $BENCH_WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a whole number of seconds"
+
+	# Server settings come only from the command line here, not from the caller's
+	# environment: the figures must not depend on a stray INVENT_MOCK_THREADS.
+	local v
+	for v in $(compgen -e | grep '^INVENT_MOCK_' || true); do unset "$v"; done
+
+	ensure_deps
+	build_release
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/invent-bench.XXXXXX")
+	: >"$TMP/problems.txt"
+	for name in "${selected[@]}"; do
+		"bench_$name"
+	done
+	report
+}
+
+main "$@"
