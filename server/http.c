@@ -50,6 +50,8 @@ struct request {
 	void *data;
 	void (*data_free)(void *);
 	int (*deferred)(struct store *, struct request *, struct error *);
+	void (*then)(struct request *);
+	bool failed; /* the deferred work or its commit failed */
 	struct store_job job;
 	bool replied;
 	bool close;	/* answer with Connection: close */
@@ -135,14 +137,19 @@ static int job_run(struct store *s, void *arg, struct error *err)
 static void job_done(void *arg, int rc, const struct error *err)
 {
 	struct request *r = arg;
-	if (rc)
+	if (rc) {
+		r->failed = true;
 		request_reply_error(r, err);
+	}
 	MHD_resume_connection(r->conn);
 }
 
-void request_defer(struct request *r, int (*run)(struct store *, struct request *, struct error *))
+void request_defer(struct request *r,
+		   int (*run)(struct store *s, struct request *r, struct error *err),
+		   void (*then)(struct request *r))
 {
 	r->deferred = run;
+	r->then = then;
 	r->job = (struct store_job){.run = job_run, .done = job_done, .arg = r};
 	pthread_mutex_lock(&r->http->lock);
 	bool stopping = r->http->stopping;
@@ -368,8 +375,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (r->deferred) {
-		/* Resumed: the store thread has written the answer. */
+		/* Resumed: the work is committed (or failed, with its answer written). */
 		done_waiting(r);
+		if (!r->failed && r->then)
+			r->then(r);
 	} else if (!r->replied) {
 		finish(r);
 	}
@@ -469,6 +478,9 @@ int http_start(struct app *app, struct http **out, struct error *err)
 	};
 	h->daemon = MHD_start_daemon(
 		flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+		/* libmicrohttpd clears a connection's memory pool for every request, so its
+		 * size is paid per request: 16 KiB holds any sane request head. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK,
 		no_unescape, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
 	if (!h->daemon) {

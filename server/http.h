@@ -38,8 +38,12 @@ void request_reply(struct request *r, int status, char *body, size_t len);
 /* Answers with the error envelope for err->status and err->msg. */
 void request_reply_error(struct request *r, const struct error *err);
 
-/* Runs run(store, r, err) on the store thread inside a transaction, and sends
- * what it replied once that transaction has committed. If run returns -1, or
- * the commit fails, the answer is the error envelope of err instead. */
-void request_defer(struct request *r, int (*run)(struct store *s, struct request *r,
-						 struct error *err));
+/* Runs run(store, r, err) on the store thread inside a transaction. Once that
+ * transaction has committed, then(r) (if not NULL) runs back on an HTTP thread,
+ * and the request answers what run or then replied. If run returns -1, or the
+ * commit fails, the answer is the error envelope of err instead and then is
+ * not called. Work that needs no database (rendering JSON) belongs in then:
+ * the store thread is shared by every request, HTTP threads are not. */
+void request_defer(struct request *r,
+		   int (*run)(struct store *s, struct request *r, struct error *err),
+		   void (*then)(struct request *r));

@@ -4,9 +4,11 @@
  * query after start-up. HTTP threads never touch SQLite: they parse and validate
  * a request, wrap the work in a store_job and suspend the connection; the store
  * thread takes every job queued at that moment (up to max_batch), runs them one
- * after another inside a single transaction, each under its own SAVEPOINT so a
- * failing job rolls back alone, COMMITs once, and only then calls each job's
- * done(), which resumes its connection with the answer. So:
+ * after another inside a single transaction, COMMITs once, and only then calls
+ * each job's done(), which resumes its connection with the answer. A failing job
+ * must leave no change behind, so every write function below is atomic by
+ * itself (one statement, or a savepoint of its own) and a job calls at most one;
+ * that spares a savepoint per job on the hot path. So:
  *  - an answer is sent only after the transaction holding its change committed
  *    (every 200 is durable to the level `synchronous` promises);
  *  - jobs are serialised, so two PATCHes of one contact can never lose an update,
@@ -374,21 +376,9 @@ static void run_batch(struct store *s, struct store_job *batch)
 			continue;
 		}
 		memset(&j->err, 0, sizeof j->err);
-		if (exec_id(s, ST_SAVEPOINT, &j->err)) {
-			j->rc = -1;
-			continue;
-		}
 		j->rc = j->run(s, j->arg, &j->err);
-		if (j->rc == 0) {
-			if (exec_id(s, ST_RELEASE, &j->err))
-				j->rc = -1;
+		if (j->rc == 0 || !sqlite3_get_autocommit(s->db))
 			continue;
-		}
-		if (!sqlite3_get_autocommit(s->db)) {
-			exec_id(s, ST_ROLLBACK_TO, NULL);
-			exec_id(s, ST_RELEASE, NULL);
-			continue;
-		}
 		/* SQLite rolled the whole transaction back (disk full, I/O error): the
 		 * jobs before this one lost their changes too, and are not yet answered. */
 		for (struct store_job *k = batch; k != j; k = k->next)
@@ -407,6 +397,26 @@ static void run_batch(struct store *s, struct store_job *batch)
 		next = j->next; /* done() may free the job */
 		j->done(j->arg, j->rc, &j->err);
 	}
+}
+
+/* Makes a write function of several statements atomic: atomic_begin() before
+ * the first, atomic_end() with its result after the last, which rolls back
+ * everything since atomic_begin() if rc is not 0. Savepoints nest, so this
+ * works inside a batch's transaction and outside one. */
+static int atomic_begin(struct store *s, struct error *err)
+{
+	return exec_id(s, ST_SAVEPOINT, err);
+}
+
+static int atomic_end(struct store *s, int rc, struct error *err)
+{
+	if (rc == 0)
+		return exec_id(s, ST_RELEASE, err);
+	if (!sqlite3_get_autocommit(s->db)) {
+		exec_id(s, ST_ROLLBACK_TO, NULL);
+		exec_id(s, ST_RELEASE, NULL);
+	}
+	return -1;
 }
 
 static void *store_thread(void *arg)
@@ -699,9 +709,7 @@ static int delete_org_data(struct store *s, const char *org_id, struct error *er
 int store_load_fixture(struct store *s, const struct fixture *f, const char *only_org,
 		       struct error *err)
 {
-	/* Inside a job the batch already holds a transaction; before start-up we make one. */
-	bool own_txn = sqlite3_get_autocommit(s->db);
-	if (own_txn && exec_id(s, ST_BEGIN, err))
+	if (atomic_begin(s, err))
 		return -1;
 	int rc = 0;
 	if (only_org) {
@@ -715,13 +723,7 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 		for (size_t i = 0; !rc && i < f->n_orgs; i++)
 			rc = insert_org(s, &f->orgs[i], err);
 	}
-	if (own_txn) {
-		if (rc == 0)
-			rc = exec_id(s, ST_COMMIT, err);
-		if (rc && !sqlite3_get_autocommit(s->db))
-			exec_id(s, ST_ROLLBACK, NULL);
-	}
-	return rc ? -1 : 0;
+	return atomic_end(s, rc ? -1 : 0, err);
 }
 
 /* --- Orgs and keys --- */

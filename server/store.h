@@ -36,9 +36,10 @@ void store_close(struct store *s);
 /* --- Jobs: everything after start-up runs as a job on the store thread. --- */
 
 struct store_job {
-	/* Runs on the store thread inside the batch's transaction, under a savepoint
-	 * of its own. Returns 0, or -1 with err filled (the job's changes are then
-	 * rolled back; the rest of the batch is unaffected). */
+	/* Runs on the store thread inside the batch's transaction. Returns 0, or -1
+	 * with err filled. A failing run must leave no change behind: each write
+	 * function below is atomic by itself, and a run calls at most one of them
+	 * (or calls none after a write that succeeded). */
 	int (*run)(struct store *s, void *arg, struct error *err);
 	/* Called on the store thread once the batch is committed (rc 0), or when the
 	 * job or its batch failed (rc -1, err says why: a failed COMMIT is 507/503). */
@@ -58,8 +59,9 @@ void store_submit(struct store *s, struct store_job *job);
 
 /* --- Queries: on the store thread inside a job, or before store_start(). --- */
 
-/* Replaces everything (or, with only_org, that org and its sub-orgs) with the
- * fixture's data, in one transaction. */
+/* Replaces everything (every org, key, segment and contact) with the fixture's
+ * data; with only_org, replaces just that fixture org's segments and contacts.
+ * Atomic. */
 int store_load_fixture(struct store *s, const struct fixture *f, const char *only_org,
 		       struct error *err);
 
@@ -70,7 +72,7 @@ int store_contact_get(struct store *s, const char *org_id, const char *contact_i
 		      struct contact *out, struct error *err);
 
 /* Writes c's own fields (name, flags, timestamps, unsubscribe reason and
- * feedback) to the row c was read from. */
+ * feedback) to the row c was read from. One statement, so atomic. */
 int store_contact_update(struct store *s, const struct contact *c, struct error *err);
 
 /* Calls fn for every API key with its org, then returns. */
