@@ -1,6 +1,6 @@
 -- invent-mock's store, schema version 1 (PRAGMA user_version).
--- server/store.c applies this file to an empty database and sets user_version;
--- a later version adds a migration step there and updates this file to match.
+-- Later versions are schema/migrations/NNN-*.sql, applied in order by store.c
+-- to new and existing databases alike; this file stays as version 1.
 -- Timestamps are INTEGER milliseconds since the Unix epoch, UTC.
 
 CREATE TABLE orgs (

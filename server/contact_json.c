@@ -134,3 +134,23 @@ char *contact_json_render(const struct contact *c, size_t *len)
 	cJSON_Delete(o);
 	return s;
 }
+
+char *contact_json_render_list(const struct contact *list, size_t n, size_t *len)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, contact_object(&list[i], true));
+	char *s = contact_json_print(a, len);
+	cJSON_Delete(a);
+	return s;
+}
+
+char *segment_json_render_list(const struct segment *list, size_t n, size_t *len)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, segment_object(&list[i], true));
+	char *s = contact_json_print(a, len);
+	cJSON_Delete(a);
+	return s;
+}

@@ -14,5 +14,10 @@ cJSON *segment_json_object(const struct segment *s);
 /* The contact as compact JSON text: a fresh heap string (free()), *len its length. */
 char *contact_json_render(const struct contact *c, size_t *len);
 
+/* A JSON array of the n contacts (or segments) as compact text: a fresh heap
+ * string (free()), *len its length. */
+char *contact_json_render_list(const struct contact *list, size_t n, size_t *len);
+char *segment_json_render_list(const struct segment *list, size_t n, size_t *len);
+
 /* Compact JSON text of v (free()), *len its length. v is borrowed. */
 char *contact_json_print(const cJSON *v, size_t *len);

@@ -4,5 +4,7 @@
 
 extern const char embedded_schema_sql[]; /* schema/schema.sql, NUL-terminated */
 extern const size_t embedded_schema_sql_len;
+extern const char embedded_migration_002[]; /* schema/migrations/002-list-indexes.sql */
+extern const size_t embedded_migration_002_len;
 extern const char embedded_demo_json[]; /* fixtures/demo.json, NUL-terminated */
 extern const size_t embedded_demo_json_len;

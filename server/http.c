@@ -60,6 +60,10 @@ struct request {
 	char *resp;
 	size_t resp_len;
 	const char *allow; /* Allow header for 405 */
+	char *headers[8];  /* extra answer headers: name, value, name, value... */
+	size_t n_headers;
+	char *query_values[16]; /* decoded query values handed out, freed at the end */
+	size_t n_query_values;
 	struct timespec start;
 };
 
@@ -83,6 +87,86 @@ const char *request_org(const struct request *r)
 const cJSON *request_json(const struct request *r)
 {
 	return r->json;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+struct query_lookup {
+	const char *name;
+	unsigned n;
+	const char *raw; /* the last occurrence */
+};
+
+/* Decodes a query string component: '+' is a space and %XX a byte. A malformed
+ * escape is kept as it is, as browsers and Express do. */
+static char *decode_query(const char *raw)
+{
+	size_t n = strlen(raw);
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		int h, l;
+		if (raw[i] == '+') {
+			*o++ = ' ';
+		} else if (raw[i] == '%' && i + 2 < n && (h = hexval(raw[i + 1])) >= 0 &&
+			   (l = hexval(raw[i + 2])) >= 0 && (h | l)) {
+			*o++ = (char)(h * 16 + l);
+			i += 2;
+		} else {
+			*o++ = raw[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static enum MHD_Result find_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	(void)kind;
+	struct query_lookup *q = cls;
+	char *k = decode_query(key);
+	if (!strcmp(k, q->name)) {
+		q->n++;
+		q->raw = value ? value : "";
+	}
+	free(k);
+	return MHD_YES;
+}
+
+int request_query(struct request *r, const char *name, const char **value, struct error *err)
+{
+	struct query_lookup q = {.name = name};
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, find_arg, &q);
+	*value = NULL;
+	if (q.n > 1)
+		return error_set(err, 400, "Query parameter %s must be given once", name);
+	if (q.n == 0 || !*q.raw)
+		return 0;
+	char *v = decode_query(q.raw);
+	if (r->n_query_values == sizeof r->query_values / sizeof r->query_values[0]) {
+		free(v);
+		return error_set(err, 400, "Too many query parameters");
+	}
+	r->query_values[r->n_query_values++] = v;
+	*value = v;
+	return 0;
+}
+
+void request_add_header(struct request *r, const char *name, const char *value)
+{
+	if (r->n_headers + 2 > sizeof r->headers / sizeof r->headers[0])
+		return;
+	r->headers[r->n_headers++] = xstrdup(name);
+	r->headers[r->n_headers++] = xstrdup(value);
 }
 
 void request_set_data(struct request *r, void *data, void (*free_fn)(void *))
@@ -183,6 +267,8 @@ static enum MHD_Result send_reply(struct request *r)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	for (size_t i = 0; i + 1 < r->n_headers; i += 2)
+		MHD_add_response_header(resp, r->headers[i], r->headers[i + 1]);
 	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -429,6 +515,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r->data_free)
 		r->data_free(r->data);
 	cJSON_Delete(r->json);
+	for (size_t i = 0; i < r->n_headers; i++)
+		free(r->headers[i]);
+	for (size_t i = 0; i < r->n_query_values; i++)
+		free(r->query_values[i]);
 	free(r->body);
 	free(r->resp);
 	free(r->path);

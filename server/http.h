@@ -29,6 +29,14 @@ const char *request_param(const struct request *r, size_t i);
 const char *request_org(const struct request *r);
 /* For ROUTE_JSON_BODY routes: the parsed body, or NULL when there was none. */
 const cJSON *request_json(const struct request *r);
+/* Looks up query parameter name. *value gets its decoded value, or NULL when it
+ * is absent or empty ("take=" is the same as no take). Returns 0, or -1 with
+ * err 400 "Query parameter take must be given once" when it appears twice.
+ * The value lives as long as the request. */
+int request_query(struct request *r, const char *name, const char **value, struct error *err);
+/* Adds a header to the answer (both strings copied). */
+void request_add_header(struct request *r, const char *name, const char *value);
+
 /* Per-request state of the handler, freed with free_fn when the request ends. */
 void request_set_data(struct request *r, void *data, void (*free_fn)(void *));
 void *request_data(const struct request *r);

@@ -10,8 +10,13 @@
 #include <string.h>
 
 static const struct route routes[] = {
+	{"GET", "/orgs/{org_id}/contacts", api_contacts_list, ROUTE_ORG},
+	{"POST", "/orgs/{org_id}/contacts", api_contacts_create, ROUTE_ORG | ROUTE_JSON_BODY},
 	{"PATCH", "/orgs/{org_id}/contacts/{contact_id}", api_contacts_patch,
 	 ROUTE_ORG | ROUTE_JSON_BODY},
+	{"GET", "/orgs/{org_id}/contacts/{contact_id}/segments", api_contacts_segments, ROUTE_ORG},
+	{"POST", "/orgs/{org_id}/contacts/{contact_id}/segments/{segment_id}",
+	 api_contacts_add_segment, ROUTE_ORG},
 };
 
 static int hexval(char c)

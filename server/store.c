@@ -53,8 +53,21 @@ enum {
 	ST_KEYS_ALL,
 	ST_ORGS_ALL,
 	ST_COUNTS,
+	ST_CONTACT_PK,
+	ST_CONTACT_TOUCH,
+	ST_SEGMENT_PK,
+	ST_MEMBER_ADD,
+	ST_SEGMENTS_PAGE,
+	ST_SEGMENTS_COUNT,
 	ST__COUNT
 };
+
+/* The contact's own columns, in the order contact_from_row() reads them. */
+#define CONTACT_COLS                                                                      \
+	"c.pk, c.id, c.name, c.blocked, c.unsubscribed, c.is_admin, c.ai_replies_disabled," \
+	" c.created_at, c.updated_at, c.blocked_at, c.unsubscribed_at, c.unsubscribe_reason," \
+	" c.unsubscribe_feedback"
+#define SEGMENT_COLS "s.id, s.name, s.color, s.contacts_count, s.created_at, s.updated_at"
 
 static const char *const sql_text[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN",
@@ -63,18 +76,13 @@ static const char *const sql_text[ST__COUNT] = {
 	[ST_SAVEPOINT] = "SAVEPOINT job",
 	[ST_RELEASE] = "RELEASE job",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO job",
-	[ST_CONTACT_GET] =
-		"SELECT pk, id, name, blocked, unsubscribed, is_admin, ai_replies_disabled,"
-		" created_at, updated_at, blocked_at, unsubscribed_at, unsubscribe_reason,"
-		" unsubscribe_feedback FROM contacts WHERE org_id = ?1 AND id = ?2",
+	[ST_CONTACT_GET] = "SELECT " CONTACT_COLS " FROM contacts c WHERE c.org_id = ?1 AND c.id = ?2",
 	[ST_CHANNELS_GET] =
 		"SELECT id, type, user_id, avatar, name, username, email, phone, country, agent,"
 		" ip, language, platform_data, created_at, updated_at, link"
 		" FROM channels WHERE contact_pk = ?1 ORDER BY pk",
-	[ST_SEGMENTS_GET] =
-		"SELECT s.id, s.name, s.color, s.contacts_count, s.created_at, s.updated_at"
-		" FROM contact_segments cs JOIN segments s ON s.pk = cs.segment_pk"
-		" WHERE cs.contact_pk = ?1 ORDER BY s.pk",
+	[ST_SEGMENTS_GET] = "SELECT " SEGMENT_COLS " FROM contact_segments cs"
+			    " JOIN segments s ON s.pk = cs.segment_pk WHERE cs.contact_pk = ?1 ORDER BY s.pk",
 	[ST_CONTACT_UPDATE] =
 		"UPDATE contacts SET name = ?2, blocked = ?3, unsubscribed = ?4, updated_at = ?5,"
 		" blocked_at = ?6, unsubscribed_at = ?7, unsubscribe_reason = ?8,"
@@ -100,6 +108,58 @@ static const char *const sql_text[ST__COUNT] = {
 	[ST_KEYS_ALL] = "SELECT key, org_id FROM api_keys",
 	[ST_ORGS_ALL] = "SELECT id, parent_id FROM orgs ORDER BY seq",
 	[ST_COUNTS] = "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM contacts)",
+	[ST_CONTACT_PK] = "SELECT pk FROM contacts WHERE org_id = ?1 AND id = ?2",
+	[ST_CONTACT_TOUCH] = "UPDATE contacts SET updated_at = max(updated_at, ?2) WHERE pk = ?1",
+	[ST_SEGMENT_PK] = "SELECT pk FROM segments WHERE org_id = ?1 AND id = ?2",
+	[ST_MEMBER_ADD] = "INSERT OR IGNORE INTO contact_segments (contact_pk, segment_pk) VALUES (?1, ?2)",
+	[ST_SEGMENTS_PAGE] = "SELECT " SEGMENT_COLS " FROM contact_segments cs"
+			     " JOIN segments s ON s.pk = cs.segment_pk WHERE cs.contact_pk = ?1"
+			     " ORDER BY s.pk LIMIT ?2 OFFSET ?3",
+	[ST_SEGMENTS_COUNT] = "SELECT count(*) FROM contact_segments WHERE contact_pk = ?1",
+};
+
+/* The list query is put together from these fixed fragments, one per filter
+ * given; values are always bound, never written into the SQL. Each combination
+ * is prepared once and kept (list_stmts). */
+enum {
+	LF_SEARCH,
+	LF_NAME,
+	LF_EMAIL,
+	LF_USER_ID,
+	LF_USERNAME,
+	LF_SEGMENT,
+	LF_UNSUBSCRIBED,
+	LF_EXCLUDE_ADMINS,
+	LF__COUNT,
+	LF_STATUS_SHIFT = LF__COUNT, /* 3 bits of enum store_status above the flags */
+	LF_MASKS = 1 << (LF__COUNT + 3),
+};
+
+static const char *const list_fragments[LF__COUNT] = {
+	[LF_SEARCH] = " AND (c.name LIKE :search ESCAPE '\\' OR c.pk IN (SELECT contact_pk FROM"
+		      " channels WHERE org_id = :org AND (name LIKE :search ESCAPE '\\' OR username"
+		      " LIKE :search ESCAPE '\\' OR email LIKE :search ESCAPE '\\' OR phone LIKE"
+		      " :search ESCAPE '\\' OR user_id LIKE :search ESCAPE '\\')))",
+	[LF_NAME] = " AND c.name LIKE :name ESCAPE '\\'",
+	[LF_EMAIL] = " AND c.pk IN (SELECT contact_pk FROM channels WHERE org_id = :org"
+		     " AND email = :email COLLATE NOCASE)",
+	[LF_USER_ID] = " AND c.pk IN (SELECT contact_pk FROM channels WHERE org_id = :org"
+		       " AND user_id = :user_id COLLATE NOCASE)",
+	[LF_USERNAME] = " AND c.pk IN (SELECT contact_pk FROM channels WHERE org_id = :org"
+			" AND username LIKE :username ESCAPE '\\')",
+	[LF_SEGMENT] = " AND c.pk IN (SELECT cs.contact_pk FROM contact_segments cs WHERE"
+		       " cs.segment_pk = (SELECT pk FROM segments WHERE org_id = :org AND id = :segment))",
+	[LF_UNSUBSCRIBED] = " AND c.unsubscribed = :unsubscribed",
+	[LF_EXCLUDE_ADMINS] = " AND c.is_admin = 0",
+};
+
+/* Literal conditions, so that the partial indexes of migration 002 apply. */
+static const char *const status_fragments[] = {
+	[STORE_STATUS_ALL] = "",
+	[STORE_STATUS_SUBSCRIBED] = " AND c.unsubscribed = 0 AND c.blocked = 0",
+	[STORE_STATUS_UNSUBSCRIBED] = " AND c.unsubscribed = 1",
+	[STORE_STATUS_BLOCKED] = " AND c.blocked = 1",
+	[STORE_STATUS_AI_REPLIES_DISABLED] = " AND c.ai_replies_disabled = 1",
 };
 
 enum {
@@ -111,6 +171,7 @@ enum {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
+	sqlite3_stmt **list_stmts; /* [2 * LF_MASKS]: page and count per filter mask */
 	unsigned max_batch;
 
 	pthread_mutex_t lock; /* guards the queue and the flags below */
@@ -219,9 +280,17 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out, struct error *e
 	return 0;
 }
 
-/* Brings the schema to STORE_SCHEMA_VERSION. Version 1 is the first; a later
- * version appends its ALTER/CREATE steps here, each run in the same transaction
- * as the user_version bump. */
+/* The schema: version 1 is schema/schema.sql; each later version is one file of
+ * schema/migrations, applied in order, each in the transaction that bumps
+ * user_version, so a crash mid-way leaves the previous version intact. */
+static const char *const migrations[] = {
+	embedded_schema_sql,	/* to version 1 */
+	embedded_migration_002, /* to version 2 */
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
 static int migrate(sqlite3 *db, bool *was_empty, struct error *err)
 {
 	int64_t version, tables;
@@ -235,16 +304,19 @@ static int migrate(sqlite3 *db, bool *was_empty, struct error *err)
 		return error_set(err, 0, "the database is not an invent-mock database "
 				 "(it has tables but no schema version)");
 	*was_empty = version == 0;
-	if (version == STORE_SCHEMA_VERSION)
-		return 0;
-	if (exec_sql(db, "BEGIN", err))
-		return -1;
-	if (exec_sql(db, embedded_schema_sql, err) ||
-	    exec_sql(db, "PRAGMA user_version = 1", err)) {
-		exec_sql(db, "ROLLBACK", NULL);
-		return -1;
+	for (; version < STORE_SCHEMA_VERSION; version++) {
+		char bump[64];
+		snprintf(bump, sizeof bump, "PRAGMA user_version = %lld", (long long)version + 1);
+		if (exec_sql(db, "BEGIN", err))
+			return -1;
+		if (exec_sql(db, migrations[version], err) || exec_sql(db, bump, err)) {
+			exec_sql(db, "ROLLBACK", NULL);
+			return -1;
+		}
+		if (exec_sql(db, "COMMIT", err))
+			return -1;
 	}
-	return exec_sql(db, "COMMIT", err);
+	return 0;
 }
 
 /* Called on the store thread after each commit, with the WAL's size in pages. */
@@ -485,6 +557,9 @@ void store_close(struct store *s)
 	sqlite3_close(s->ckpt_db);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
+	for (int i = 0; s->list_stmts && i < 2 * LF_MASKS; i++)
+		sqlite3_finalize(s->list_stmts[i]);
+	free(s->list_stmts);
 	if (s->db) {
 		/* Checkpoint and truncate the WAL so a clean stop leaves one file. */
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -497,6 +572,34 @@ void store_close(struct store *s)
 }
 
 /* --- Contacts --- */
+
+/* Reads CONTACT_COLS of the current row into *c. */
+static void contact_from_row(sqlite3_stmt *st, struct contact *c)
+{
+	c->store_pk = sqlite3_column_int64(st, 0);
+	c->id = col_text(st, 1);
+	c->name = col_text(st, 2);
+	c->blocked = sqlite3_column_int(st, 3);
+	c->unsubscribed = sqlite3_column_int(st, 4);
+	c->is_admin = sqlite3_column_int(st, 5);
+	c->ai_replies_disabled = sqlite3_column_int(st, 6);
+	c->created_at = sqlite3_column_int64(st, 7);
+	c->updated_at = sqlite3_column_int64(st, 8);
+	c->blocked_at = col_time(st, 9);
+	c->unsubscribed_at = col_time(st, 10);
+	c->unsubscribe_reason = col_text(st, 11);
+	c->unsubscribe_feedback = col_text(st, 12);
+}
+
+static void segment_from_row(sqlite3_stmt *st, struct segment *sg)
+{
+	sg->id = col_text(st, 0);
+	sg->name = col_text(st, 1);
+	sg->color = col_text(st, 2);
+	sg->contacts_count = sqlite3_column_int64(st, 3);
+	sg->created_at = sqlite3_column_int64(st, 4);
+	sg->updated_at = sqlite3_column_int64(st, 5);
+}
 
 static int read_channels(struct store *s, int64_t pk, struct contact *c, struct error *err)
 {
@@ -542,13 +645,7 @@ static int read_segments(struct store *s, int64_t pk, struct contact *c, struct 
 			cap = cap ? cap * 2 : 2;
 			c->segments = xrealloc(c->segments, cap * sizeof *c->segments);
 		}
-		struct segment *sg = &c->segments[c->n_segments++];
-		sg->id = col_text(st, 0);
-		sg->name = col_text(st, 1);
-		sg->color = col_text(st, 2);
-		sg->contacts_count = sqlite3_column_int64(st, 3);
-		sg->created_at = sqlite3_column_int64(st, 4);
-		sg->updated_at = sqlite3_column_int64(st, 5);
+		segment_from_row(st, &c->segments[c->n_segments++]);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
@@ -567,19 +664,7 @@ int store_contact_get(struct store *s, const char *org_id, const char *contact_i
 					 : db_error(s, rc, err);
 	}
 	struct contact c = {0};
-	c.store_pk = sqlite3_column_int64(st, 0);
-	c.id = col_text(st, 1);
-	c.name = col_text(st, 2);
-	c.blocked = sqlite3_column_int(st, 3);
-	c.unsubscribed = sqlite3_column_int(st, 4);
-	c.is_admin = sqlite3_column_int(st, 5);
-	c.ai_replies_disabled = sqlite3_column_int(st, 6);
-	c.created_at = sqlite3_column_int64(st, 7);
-	c.updated_at = sqlite3_column_int64(st, 8);
-	c.blocked_at = col_time(st, 9);
-	c.unsubscribed_at = col_time(st, 10);
-	c.unsubscribe_reason = col_text(st, 11);
-	c.unsubscribe_feedback = col_text(st, 12);
+	contact_from_row(st, &c);
 	sqlite3_reset(st);
 	if (read_channels(s, c.store_pk, &c, err) || read_segments(s, c.store_pk, &c, err)) {
 		contact_cleanup(&c);
@@ -606,6 +691,47 @@ int store_contact_update(struct store *s, const struct contact *c, struct error 
 
 /* --- Fixtures --- */
 
+/* Inserts c's own row and its channels (not its memberships); *pk gets its row id. */
+static int insert_contact(struct store *s, const char *org_id, const struct contact *c,
+			  int64_t *pk, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONTACT_INSERT);
+	bind_text(st, 1, org_id);
+	bind_text(st, 2, c->id);
+	bind_text(st, 3, c->name);
+	sqlite3_bind_int(st, 4, c->blocked);
+	sqlite3_bind_int(st, 5, c->unsubscribed);
+	sqlite3_bind_int(st, 6, c->is_admin);
+	sqlite3_bind_int(st, 7, c->ai_replies_disabled);
+	sqlite3_bind_int64(st, 8, c->created_at);
+	sqlite3_bind_int64(st, 9, c->updated_at);
+	bind_time(st, 10, c->blocked ? c->blocked_at : MODEL_NO_TIME);
+	bind_time(st, 11, c->unsubscribed ? c->unsubscribed_at : MODEL_NO_TIME);
+	bind_text(st, 12, c->unsubscribe_reason);
+	bind_text(st, 13, c->unsubscribe_feedback);
+	if (exec_stmt(s, st, err))
+		return -1;
+	*pk = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+static int insert_channel(struct store *s, int64_t contact_pk, const char *org_id,
+			  const struct channel *ch, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CHANNEL_INSERT);
+	sqlite3_bind_int64(st, 1, contact_pk);
+	bind_text(st, 2, org_id);
+	const char *text[] = {ch->id,	 ch->type,  ch->user_id, ch->avatar, ch->name,
+			      ch->username, ch->email, ch->phone,   ch->country, ch->agent,
+			      ch->ip,	 ch->language, ch->platform_data ? ch->platform_data : "{}"};
+	for (int t = 0; t < 13; t++)
+		bind_text(st, 3 + t, text[t]);
+	sqlite3_bind_int64(st, 16, ch->created_at);
+	sqlite3_bind_int64(st, 17, ch->updated_at);
+	bind_text(st, 18, ch->link);
+	return exec_stmt(s, st, err);
+}
+
 static int insert_org_data(struct store *s, const struct fixture_org *o, const char *org_id,
 			   struct error *err)
 {
@@ -623,42 +749,14 @@ static int insert_org_data(struct store *s, const struct fixture_org *o, const c
 	}
 	for (size_t i = 0; i < o->n_contacts; i++) {
 		const struct contact *c = &o->contacts[i];
-		sqlite3_stmt *st = stmt(s, ST_CONTACT_INSERT);
-		bind_text(st, 1, org_id);
-		bind_text(st, 2, c->id);
-		bind_text(st, 3, c->name);
-		sqlite3_bind_int(st, 4, c->blocked);
-		sqlite3_bind_int(st, 5, c->unsubscribed);
-		sqlite3_bind_int(st, 6, c->is_admin);
-		sqlite3_bind_int(st, 7, c->ai_replies_disabled);
-		sqlite3_bind_int64(st, 8, c->created_at);
-		sqlite3_bind_int64(st, 9, c->updated_at);
-		bind_time(st, 10, c->blocked ? c->blocked_at : MODEL_NO_TIME);
-		bind_time(st, 11, c->unsubscribed ? c->unsubscribed_at : MODEL_NO_TIME);
-		bind_text(st, 12, c->unsubscribe_reason);
-		bind_text(st, 13, c->unsubscribe_feedback);
-		if (exec_stmt(s, st, err))
+		int64_t pk;
+		if (insert_contact(s, org_id, c, &pk, err))
 			return -1;
-		int64_t pk = sqlite3_last_insert_rowid(s->db);
-		for (size_t k = 0; k < c->n_channels; k++) {
-			const struct channel *ch = &c->channels[k];
-			st = stmt(s, ST_CHANNEL_INSERT);
-			sqlite3_bind_int64(st, 1, pk);
-			bind_text(st, 2, org_id);
-			const char *text[] = {ch->id,	    ch->type,	 ch->user_id, ch->avatar,
-					      ch->name,	    ch->username, ch->email,  ch->phone,
-					      ch->country,  ch->agent,	 ch->ip,      ch->language,
-					      ch->platform_data};
-			for (int t = 0; t < 13; t++)
-				bind_text(st, 3 + t, text[t]);
-			sqlite3_bind_int64(st, 16, ch->created_at);
-			sqlite3_bind_int64(st, 17, ch->updated_at);
-			bind_text(st, 18, ch->link);
-			if (exec_stmt(s, st, err))
+		for (size_t k = 0; k < c->n_channels; k++)
+			if (insert_channel(s, pk, org_id, &c->channels[k], err))
 				return -1;
-		}
 		for (size_t k = 0; k < c->n_segments; k++) {
-			st = stmt(s, ST_MEMBER_INSERT);
+			sqlite3_stmt *st = stmt(s, ST_MEMBER_INSERT);
 			sqlite3_bind_int64(st, 1, pk);
 			bind_text(st, 2, org_id);
 			bind_text(st, 3, c->segments[k].id);
@@ -724,6 +822,304 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 			rc = insert_org(s, &f->orgs[i], err);
 	}
 	return atomic_end(s, rc ? -1 : 0, err);
+}
+
+/* --- Lists and the companion endpoints --- */
+
+/* "%value%" for LIKE, with the pattern characters of value escaped by '\'. */
+static char *like_pattern(const char *value)
+{
+	size_t n = strlen(value);
+	char *p = xmalloc(2 * n + 3), *o = p;
+	*o++ = '%';
+	for (const char *v = value; *v; v++) {
+		if (*v == '%' || *v == '_' || *v == '\\')
+			*o++ = '\\';
+		*o++ = *v;
+	}
+	*o++ = '%';
+	*o = '\0';
+	return p;
+}
+
+/* The statement for this filter mask (count or page), prepared on first use. */
+static sqlite3_stmt *list_stmt(struct store *s, unsigned mask, bool count, struct error *err)
+{
+	if (!s->list_stmts)
+		s->list_stmts = xcalloc(2 * LF_MASKS, sizeof *s->list_stmts);
+	sqlite3_stmt **slot = &s->list_stmts[2 * mask + count];
+	if (*slot) {
+		sqlite3_reset(*slot);
+		sqlite3_clear_bindings(*slot);
+		return *slot;
+	}
+	char sql[4096];
+	size_t len = (size_t)snprintf(sql, sizeof sql, "%s FROM contacts c WHERE c.org_id = :org",
+				      count ? "SELECT count(*)" : "SELECT " CONTACT_COLS);
+	for (int f = 0; f < LF__COUNT; f++)
+		if (mask & (1u << f))
+			len += (size_t)snprintf(sql + len, sizeof sql - len, "%s", list_fragments[f]);
+	len += (size_t)snprintf(sql + len, sizeof sql - len, "%s",
+				status_fragments[mask >> LF_STATUS_SHIFT]);
+	if (!count)
+		snprintf(sql + len, sizeof sql - len,
+			 " ORDER BY c.created_at DESC, c.id LIMIT :take OFFSET :offset");
+	int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+	if (rc != SQLITE_OK) {
+		db_error(s, rc, err);
+		return NULL;
+	}
+	return *slot;
+}
+
+static void bind_named(sqlite3_stmt *st, const char *name, const char *value)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+	if (i)
+		sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT);
+}
+
+static void bind_named_like(sqlite3_stmt *st, const char *name, const char *value)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+	if (i)
+		sqlite3_bind_text(st, i, like_pattern(value), -1, free);
+}
+
+static void bind_query(sqlite3_stmt *st, const struct store_list_query *q)
+{
+	bind_named(st, ":org", q->org_id);
+	if (q->search)
+		bind_named_like(st, ":search", q->search);
+	if (q->name)
+		bind_named_like(st, ":name", q->name);
+	if (q->username)
+		bind_named_like(st, ":username", q->username);
+	if (q->email)
+		bind_named(st, ":email", q->email);
+	if (q->user_id)
+		bind_named(st, ":user_id", q->user_id);
+	if (q->segment_id)
+		bind_named(st, ":segment", q->segment_id);
+	int i = sqlite3_bind_parameter_index(st, ":unsubscribed");
+	if (i)
+		sqlite3_bind_int(st, i, q->unsubscribed);
+}
+
+int store_contacts_list(struct store *s, const struct store_list_query *q, struct contact **out,
+			size_t *n, int64_t *total, struct error *err)
+{
+	unsigned mask = (q->search ? 1u << LF_SEARCH : 0) | (q->name ? 1u << LF_NAME : 0) |
+			(q->email ? 1u << LF_EMAIL : 0) | (q->user_id ? 1u << LF_USER_ID : 0) |
+			(q->username ? 1u << LF_USERNAME : 0) | (q->segment_id ? 1u << LF_SEGMENT : 0) |
+			(q->unsubscribed >= 0 ? 1u << LF_UNSUBSCRIBED : 0) |
+			(q->exclude_admins ? 1u << LF_EXCLUDE_ADMINS : 0) |
+			((unsigned)q->status << LF_STATUS_SHIFT);
+	sqlite3_stmt *st = list_stmt(s, mask, true, err);
+	if (!st)
+		return -1;
+	bind_query(st, q);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return db_error(s, rc, err);
+	}
+	*total = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+
+	if (!(st = list_stmt(s, mask, false, err)))
+		return -1;
+	bind_query(st, q);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":take"), q->take);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), (q->page - 1) * q->take);
+	struct contact *list = NULL;
+	size_t count = 0, cap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? 2 * cap : 16;
+			list = xrealloc(list, cap * sizeof *list);
+		}
+		memset(&list[count], 0, sizeof *list);
+		contact_from_row(st, &list[count++]);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		db_error(s, rc, err);
+	/* Channels and segments after the page's rows, since their statements are
+	 * other ones; the transaction keeps it all one snapshot. */
+	for (size_t i = 0; rc == SQLITE_DONE && i < count; i++)
+		if (read_channels(s, list[i].store_pk, &list[i], err) ||
+		    read_segments(s, list[i].store_pk, &list[i], err))
+			rc = SQLITE_ERROR;
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < count; i++)
+			contact_cleanup(&list[i]);
+		free(list);
+		return -1;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+/* The row id of the org's contact, or -1 with 404. */
+static int contact_pk(struct store *s, const char *org_id, const char *contact_id, int64_t *pk,
+		      struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONTACT_PK);
+	bind_text(st, 1, org_id);
+	bind_text(st, 2, contact_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*pk = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? error_set(err, 404, "Contact not found") : db_error(s, rc, err);
+}
+
+/* The row id of the org's segment; 0 if there is none. */
+static int segment_pk(struct store *s, const char *org_id, const char *segment_id, int64_t *pk,
+		      struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SEGMENT_PK);
+	bind_text(st, 1, org_id);
+	bind_text(st, 2, segment_id);
+	int rc = sqlite3_step(st);
+	*pk = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+int store_contact_segments(struct store *s, const char *org_id, const char *contact_id,
+			   int64_t page, int64_t take, struct segment **out, size_t *n,
+			   int64_t *total, struct error *err)
+{
+	int64_t pk;
+	if (contact_pk(s, org_id, contact_id, &pk, err))
+		return -1;
+	sqlite3_stmt *st = stmt(s, ST_SEGMENTS_COUNT);
+	sqlite3_bind_int64(st, 1, pk);
+	int rc = sqlite3_step(st);
+	*total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_error(s, rc, err);
+	st = stmt(s, ST_SEGMENTS_PAGE);
+	sqlite3_bind_int64(st, 1, pk);
+	sqlite3_bind_int64(st, 2, take);
+	sqlite3_bind_int64(st, 3, (page - 1) * take);
+	struct segment *list = NULL;
+	size_t count = 0, cap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? 2 * cap : 8;
+			list = xrealloc(list, cap * sizeof *list);
+		}
+		segment_from_row(st, &list[count++]);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < count; i++)
+			segment_cleanup(&list[i]);
+		free(list);
+		return db_error(s, rc, err);
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+/* Looks up every listed segment of the org (400 naming the first unknown one)
+ * and writes their row ids to pks (n_ids entries). */
+static int segment_pks(struct store *s, const char *org_id, char *const *ids, size_t n_ids,
+		       int64_t *pks, struct error *err)
+{
+	for (size_t i = 0; i < n_ids; i++) {
+		if (segment_pk(s, org_id, ids[i], &pks[i], err))
+			return -1;
+		if (!pks[i])
+			return error_set(err, 400, "segment %.256s does not exist in this org", ids[i]);
+	}
+	return 0;
+}
+
+static int add_members(struct store *s, int64_t contact, const int64_t *segments, size_t n,
+		       int *added, struct error *err)
+{
+	*added = 0;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = stmt(s, ST_MEMBER_ADD);
+		sqlite3_bind_int64(st, 1, contact);
+		sqlite3_bind_int64(st, 2, segments[i]);
+		if (exec_stmt(s, st, err))
+			return -1;
+		*added += sqlite3_changes(s->db);
+	}
+	return 0;
+}
+
+static int touch_contact(struct store *s, int64_t pk, int64_t now_ms, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONTACT_TOUCH);
+	sqlite3_bind_int64(st, 1, pk);
+	sqlite3_bind_int64(st, 2, now_ms);
+	return exec_stmt(s, st, err);
+}
+
+int store_contact_create(struct store *s, const char *org_id, const struct contact *c,
+			 char *const *segment_ids, size_t n_segment_ids, struct error *err)
+{
+	int64_t *pks = xcalloc(n_segment_ids, sizeof *pks), pk;
+	int added;
+	if (segment_pks(s, org_id, segment_ids, n_segment_ids, pks, err) || atomic_begin(s, err)) {
+		free(pks);
+		return -1;
+	}
+	int rc = insert_contact(s, org_id, c, &pk, err);
+	for (size_t i = 0; !rc && i < c->n_channels; i++)
+		rc = insert_channel(s, pk, org_id, &c->channels[i], err);
+	if (!rc)
+		rc = add_members(s, pk, pks, n_segment_ids, &added, err);
+	free(pks);
+	return atomic_end(s, rc, err);
+}
+
+int store_channel_add(struct store *s, const char *org_id, const char *contact_id,
+		      const struct channel *ch, char *const *segment_ids, size_t n_segment_ids,
+		      int64_t now_ms, struct error *err)
+{
+	int64_t *pks = xcalloc(n_segment_ids, sizeof *pks), pk;
+	int added;
+	if (segment_pks(s, org_id, segment_ids, n_segment_ids, pks, err) ||
+	    contact_pk(s, org_id, contact_id, &pk, err) || atomic_begin(s, err)) {
+		free(pks);
+		return -1;
+	}
+	int rc = insert_channel(s, pk, org_id, ch, err);
+	if (!rc)
+		rc = add_members(s, pk, pks, n_segment_ids, &added, err);
+	if (!rc)
+		rc = touch_contact(s, pk, now_ms, err);
+	free(pks);
+	return atomic_end(s, rc, err);
+}
+
+int store_contact_add_segment(struct store *s, const char *org_id, const char *contact_id,
+			      const char *segment_id, int64_t now_ms, struct error *err)
+{
+	int64_t pk, seg;
+	int added;
+	if (contact_pk(s, org_id, contact_id, &pk, err) || segment_pk(s, org_id, segment_id, &seg, err))
+		return -1;
+	if (!seg)
+		return error_set(err, 404, "Segment not found");
+	if (atomic_begin(s, err))
+		return -1;
+	int rc = add_members(s, pk, &seg, 1, &added, err);
+	if (!rc && added)
+		rc = touch_contact(s, pk, now_ms, err);
+	return atomic_end(s, rc, err);
 }
 
 /* --- Orgs and keys --- */

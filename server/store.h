@@ -12,7 +12,7 @@
 #include "model.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-enum { STORE_SCHEMA_VERSION = 1 };
+enum { STORE_SCHEMA_VERSION = 2 };
 
 struct store;
 
@@ -74,6 +74,64 @@ int store_contact_get(struct store *s, const char *org_id, const char *contact_i
 /* Writes c's own fields (name, flags, timestamps, unsubscribe reason and
  * feedback) to the row c was read from. One statement, so atomic. */
 int store_contact_update(struct store *s, const struct contact *c, struct error *err);
+
+/* The list filters of GET /orgs/{org_id}/contacts; NULL strings filter nothing. */
+enum store_status {
+	STORE_STATUS_ALL,
+	STORE_STATUS_SUBSCRIBED,	  /* neither unsubscribed nor blocked */
+	STORE_STATUS_UNSUBSCRIBED,	  /* unsubscribed, blocked or not */
+	STORE_STATUS_BLOCKED,		  /* blocked, unsubscribed or not */
+	STORE_STATUS_AI_REPLIES_DISABLED, /* the fixture-only flag */
+};
+
+struct store_list_query {
+	const char *org_id;
+	const char *search;	/* substring of the name or of a channel's name, username, email, phone, user_id */
+	const char *name;	/* substring of the name */
+	const char *email;	/* a channel's email, whole */
+	const char *user_id;	/* a channel's user_id, whole */
+	const char *username;	/* substring of a channel's username */
+	const char *segment_id; /* member of that segment */
+	int unsubscribed;	/* -1: either; 0 or 1 */
+	bool exclude_admins;
+	enum store_status status;
+	int64_t page, take;	/* 1-based page of take contacts */
+};
+
+/* One page of the org's contacts matching q (all filters ANDed; substrings and
+ * emails compared without regard to ASCII case), newest created_at first, then
+ * id. Writes a heap array of *n contacts to *out (contact_cleanup each, then
+ * free) and the number of all matches to *total. */
+int store_contacts_list(struct store *s, const struct store_list_query *q, struct contact **out,
+			size_t *n, int64_t *total, struct error *err);
+
+/* One page of the contact's segments, in segment creation order. -1 with 404
+ * "Contact not found" if the org has no such contact. Writes a heap array of *n
+ * segments (segment_cleanup each, then free) and the count of all to *total. */
+int store_contact_segments(struct store *s, const char *org_id, const char *contact_id,
+			   int64_t page, int64_t take, struct segment **out, size_t *n,
+			   int64_t *total, struct error *err);
+
+/* Adds a new contact c, with its channels, to org_id, member of the segments
+ * whose ids are listed (each must be a segment of the org: else -1 with 400
+ * "segment X does not exist in this org"). c->segments is ignored. Atomic. */
+int store_contact_create(struct store *s, const char *org_id, const struct contact *c,
+			 char *const *segment_ids, size_t n_segment_ids, struct error *err);
+
+/* Adds channel ch to the org's contact contact_id and makes it a member of the
+ * listed segments (checked first, as above), setting its updated_at to now_ms
+ * (or later, see contact_patch_apply). -1 with 404 "Contact not found" if
+ * there is no such contact. Atomic. */
+int store_channel_add(struct store *s, const char *org_id, const char *contact_id,
+		      const struct channel *ch, char *const *segment_ids, size_t n_segment_ids,
+		      int64_t now_ms, struct error *err);
+
+/* Makes the org's contact contact_id a member of its segment segment_id; a
+ * contact already in it stays as it is. When membership is new, the contact's
+ * updated_at becomes now_ms (or later). -1 with 404 "Contact not found" or
+ * "Segment not found". Atomic. */
+int store_contact_add_segment(struct store *s, const char *org_id, const char *contact_id,
+			      const char *segment_id, int64_t now_ms, struct error *err);
 
 /* Calls fn for every API key with its org, then returns. */
 int store_each_key(struct store *s, void (*fn)(void *arg, const char *key, const char *org_id),
