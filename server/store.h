@@ -144,5 +144,10 @@ int store_each_org(struct store *s,
 /* Counts of orgs and contacts, for health and tests. */
 int store_counts(struct store *s, int64_t *orgs, int64_t *contacts, struct error *err);
 
+/* The query plan SQLite chooses for the page query of q (EXPLAIN QUERY PLAN,
+ * one line per step), as a fresh heap string; for tests and diagnostics. */
+int store_explain_list(struct store *s, const struct store_list_query *q, char **plan,
+		       struct error *err);
+
 /* PRAGMA integrity_check: 0 if "ok", else -1 with the first complaint. */
 int store_integrity_check(struct store *s, struct error *err);

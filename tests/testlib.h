@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct test_case {
 	const char *name;
@@ -42,6 +43,15 @@ struct test_case {
 	} while (0)
 
 #define CHECK_NULL(a) CHECK((a) == NULL)
+
+/* A fresh path for a temporary file that does not exist yet (free() it). */
+static inline char *test_temp_path(void)
+{
+	static int n;
+	char *p = malloc(128);
+	snprintf(p, 128, "/tmp/invent-mock-test-%d-%d.db", (int)getpid(), n++);
+	return p;
+}
 
 /* Runs the case named argv[1], or every case when there is none. */
 static inline int test_main(int argc, char **argv, const struct test_case *cases, size_t n)

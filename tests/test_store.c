@@ -1,0 +1,235 @@
+/* Unit tests of the store, used directly from the test thread (as before
+ * store_start()): schema versions, the query plans the list relies on, and the
+ * counts the triggers keep. */
+#include "fixtures.h"
+#include "store.h"
+#include "testlib.h"
+#include "xalloc.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+static struct store *open_demo(const char *path, struct fixture **f)
+{
+	struct store *s;
+	bool empty;
+	struct error err = {0};
+	struct store_options o = {.path = path};
+	CHECK(store_open(&o, &s, &empty, &err) == 0);
+	CHECK(fixture_load_embedded(0, f, &err) == 0);
+	CHECK(store_load_fixture(s, *f, NULL, &err) == 0);
+	return s;
+}
+
+static char *plan_of(struct store_list_query q)
+{
+	struct fixture *f;
+	struct store *s = open_demo(":memory:", &f);
+	struct error err = {0};
+	char *plan;
+	q.org_id = "org_demo";
+	q.page = 1;
+	q.take = 100;
+	CHECK(store_explain_list(s, &q, &plan, &err) == 0);
+	store_close(s);
+	fixture_free(f);
+	fprintf(stderr, "%s", plan);
+	return plan;
+}
+
+/* The plain list walks the org's contacts already in list order: no sort, and
+ * LIMIT stops it after one page. */
+static void plan_list_in_index_order(void)
+{
+	char *p = plan_of((struct store_list_query){.unsubscribed = -1});
+	CHECK_STR_EQ(p, "SEARCH c USING INDEX contacts_by_org_created (org_id=?)\n");
+	free(p);
+}
+
+/* Exact-value filters start from their index and sort only the few matches. */
+static void plan_email_uses_index(void)
+{
+	char *p = plan_of((struct store_list_query){.unsubscribed = -1, .email = "a@example.com"});
+	CHECK(strstr(p, "SEARCH channels USING INDEX channels_by_email (org_id=? AND email=?)"));
+	CHECK(strstr(p, "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)"));
+	CHECK(!strstr(p, "SCAN"));
+	free(p);
+}
+
+static void plan_user_id_uses_index(void)
+{
+	char *p = plan_of((struct store_list_query){.unsubscribed = -1, .user_id = "+15550100"});
+	CHECK(strstr(p, "SEARCH channels USING INDEX channels_by_user_id (org_id=? AND user_id=?)"));
+	CHECK(!strstr(p, "SCAN"));
+	free(p);
+}
+
+static void plan_segment_uses_index(void)
+{
+	char *p = plan_of((struct store_list_query){.unsubscribed = -1, .segment_id = "seg_vip"});
+	CHECK(strstr(p, "SEARCH cs USING COVERING INDEX contact_segments_by_segment (segment_pk=?)"));
+	CHECK(!strstr(p, "SCAN"));
+	free(p);
+}
+
+static void plan_blocked_uses_partial_index(void)
+{
+	char *p = plan_of((struct store_list_query){.unsubscribed = -1, .status = STORE_STATUS_BLOCKED});
+	CHECK_STR_EQ(p, "SEARCH c USING INDEX contacts_blocked (org_id=?)\n");
+	free(p);
+}
+
+static void plan_unsubscribed_uses_partial_index(void)
+{
+	char *p = plan_of((struct store_list_query){.unsubscribed = -1,
+						    .status = STORE_STATUS_UNSUBSCRIBED});
+	CHECK_STR_EQ(p, "SEARCH c USING INDEX contacts_unsubscribed (org_id=?)\n");
+	free(p);
+}
+
+static int64_t user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void exec_on(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		fprintf(stderr, "%s\n", msg);
+		exit(1);
+	}
+	sqlite3_close(db);
+}
+
+static char *temp_db(void)
+{
+	char *path = test_temp_path();
+	return path;
+}
+
+/* A file at schema version 1, as the first release wrote it, is brought to the
+ * current version with its data kept. */
+static void migrates_version_1(void)
+{
+	char *path = temp_db();
+	struct fixture *f;
+	struct store *s = open_demo(path, &f);
+	store_close(s);
+	/* Take it back to version 1: without migration 002's indexes. */
+	exec_on(path, "DROP INDEX channels_by_email; DROP INDEX channels_by_user_id;"
+		      " DROP INDEX contacts_blocked; DROP INDEX contacts_unsubscribed;"
+		      " PRAGMA user_version = 1;");
+	CHECK_INT_EQ(user_version(path), 1);
+	bool empty = true;
+	struct error err = {0};
+	struct store_options o = {.path = path};
+	CHECK(store_open(&o, &s, &empty, &err) == 0);
+	CHECK(!empty);
+	int64_t orgs, contacts;
+	CHECK(store_counts(s, &orgs, &contacts, &err) == 0);
+	CHECK_INT_EQ(orgs, 3);
+	CHECK_INT_EQ(contacts, 66);
+	store_close(s);
+	CHECK_INT_EQ(user_version(path), STORE_SCHEMA_VERSION);
+	fixture_free(f);
+	unlink(path);
+	free(path);
+}
+
+static void refuses_newer_schema(void)
+{
+	char *path = temp_db();
+	exec_on(path, "PRAGMA user_version = 99;");
+	struct store *s = NULL;
+	bool empty;
+	struct error err = {0};
+	struct store_options o = {.path = path};
+	CHECK(store_open(&o, &s, &empty, &err) == -1);
+	char want[256];
+	snprintf(want, sizeof want,
+		 "cannot use database %s: database schema version 99 is newer than this "
+		 "invent-mock understands (%d)",
+		 path, STORE_SCHEMA_VERSION);
+	CHECK_STR_EQ(err.msg, want);
+	unlink(path);
+	free(path);
+}
+
+static void refuses_foreign_database(void)
+{
+	char *path = temp_db();
+	exec_on(path, "CREATE TABLE notes (x);");
+	struct store *s = NULL;
+	bool empty;
+	struct error err = {0};
+	struct store_options o = {.path = path};
+	CHECK(store_open(&o, &s, &empty, &err) == -1);
+	char want[256];
+	snprintf(want, sizeof want,
+		 "cannot use database %s: the database is not an invent-mock database "
+		 "(it has tables but no schema version)",
+		 path);
+	CHECK_STR_EQ(err.msg, want);
+	unlink(path);
+	free(path);
+}
+
+/* A contact of org_demo that the demo data does not put in seg_vip. */
+#define NOT_VIP "ct_alan"
+
+/* contacts_count follows every membership change, including the rows that
+ * ON DELETE CASCADE removes when a reset deletes the orgs. */
+static void counts_follow_reload(void)
+{
+	struct fixture *f;
+	struct store *s = open_demo(":memory:", &f);
+	struct error err = {0};
+	struct contact c = {0};
+	CHECK(store_contact_get(s, "org_demo", "ct_ada", &c, &err) == 0);
+	CHECK(c.n_segments > 0);
+	CHECK_STR_EQ(c.segments[0].id, "seg_vip");
+	int64_t before = c.segments[0].contacts_count;
+	contact_cleanup(&c);
+	CHECK(store_contact_add_segment(s, "org_demo", NOT_VIP, "seg_vip", 1, &err) == 0);
+	CHECK(store_contact_get(s, "org_demo", "ct_ada", &c, &err) == 0);
+	CHECK_INT_EQ(c.segments[0].contacts_count, before + 1);
+	contact_cleanup(&c);
+	CHECK(store_load_fixture(s, f, NULL, &err) == 0);
+	CHECK(store_contact_get(s, "org_demo", "ct_ada", &c, &err) == 0);
+	CHECK_INT_EQ(c.segments[0].contacts_count, before);
+	contact_cleanup(&c);
+	CHECK(store_contact_add_segment(s, "org_demo", NOT_VIP, "seg_vip", 1, &err) == 0);
+	CHECK(store_load_fixture(s, f, "org_demo", &err) == 0);
+	CHECK(store_contact_get(s, "org_demo", "ct_ada", &c, &err) == 0);
+	CHECK_INT_EQ(c.segments[0].contacts_count, before);
+	contact_cleanup(&c);
+	CHECK(store_integrity_check(s, &err) == 0);
+	store_close(s);
+	fixture_free(f);
+}
+
+static const struct test_case cases[] = {
+	TEST_CASE("store@plan-list-in-index-order", plan_list_in_index_order),
+	TEST_CASE("store@plan-email-filter-uses-index", plan_email_uses_index),
+	TEST_CASE("store@plan-user_id-filter-uses-index", plan_user_id_uses_index),
+	TEST_CASE("store@plan-segment-filter-uses-index", plan_segment_uses_index),
+	TEST_CASE("store@plan-blocked-uses-partial-index", plan_blocked_uses_partial_index),
+	TEST_CASE("store@plan-unsubscribed-uses-partial-index", plan_unsubscribed_uses_partial_index),
+	TEST_CASE("store@migrates-version-1-file", migrates_version_1),
+	TEST_CASE("store@refuses-newer-schema", refuses_newer_schema),
+	TEST_CASE("store@refuses-foreign-database", refuses_foreign_database),
+	TEST_CASE("store@contacts_count-survives-reload", counts_follow_reload),
+};
+
+TEST_MAIN(cases)
