@@ -3,7 +3,8 @@
 
 One org, "org_bench" with API key "sk_bench", 2 or 3 segments, and N contacts
 ct_0 .. ct_{N-1}. Each contact has one whatsapp_bot channel and belongs to one
-or two segments. The output is deterministic: the same arguments always give
+or two segments; every 10th is blocked, every 7th unsubscribed, every 100th an
+admin. The output is deterministic: the same arguments always give
 the same bytes, so the server's fixture hash is stable between runs.
 
     python3 bench/make_fixture.py --contacts 1000 --out /tmp/bench.json
@@ -55,6 +56,11 @@ def contact(i, segment_ids):
             "link": "https://wa.me/" + digits,
         }],
         "segments": member,
+        # A share of blocked and unsubscribed contacts, so the status filters
+        # of the list benchmark select something.
+        "blocked": i % 10 == 3,
+        "unsubscribed": i % 7 == 5,
+        "is_admin": i % 100 == 0,
     }
 
 

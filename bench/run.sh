@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks invent-mock. Run from the project root:
 #
-#   bash bench/run.sh [all|ready|patch]      (default: all)
+#   bash bench/run.sh [all|ready|patch|list]      (default: all)
 #
 # Installs what is missing (Debian packages), builds a release binary in
 # build-release/, writes a bench fixture into a temp dir, runs the selected
@@ -15,6 +15,8 @@
 #   BENCH_WARMUP       seconds of discarded wrk warm-up before the patch runs (default 1; 0: none)
 #   BENCH_READY_RUNS   server starts per ready-time case (default 20)
 #   BENCH_SERVER_ARGS  extra server arguments, word-split (e.g. "--threads 2")
+#   BENCH_LIST_CONTACTS contacts in the list benchmark's org (default 100000)
+#   BENCH_LIST_SECONDS seconds per list query (default 3)
 #   BENCH_VERBOSE=1    also print wrk's raw output
 #
 # Adding a benchmark: write bench_NAME (it may call start_server/stop_server
@@ -22,8 +24,8 @@
 # BENCHES, and to REPORT_ORDER where its section belongs.
 set -euo pipefail
 
-BENCHES=(ready patch)          # what "all" runs, in this order
-REPORT_ORDER=(patch ready rss) # report sections, in print order
+BENCHES=(ready patch list)          # what "all" runs, in this order
+REPORT_ORDER=(patch ready rss list) # report sections, in print order
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONTACTS=${BENCH_CONTACTS:-1000}
@@ -32,6 +34,8 @@ BENCH_WARMUP=${BENCH_WARMUP:-1}
 BENCH_READY_RUNS=${BENCH_READY_RUNS:-20}
 BENCH_SERVER_ARGS=${BENCH_SERVER_ARGS:-}
 BENCH_VERBOSE=${BENCH_VERBOSE:-0}
+BENCH_LIST_CONTACTS=${BENCH_LIST_CONTACTS:-100000}
+BENCH_LIST_SECONDS=${BENCH_LIST_SECONDS:-3}
 export BENCH_CONTACTS
 export BENCH_KEY=sk_bench
 
@@ -323,6 +327,42 @@ bench_patch() {
 			echo "  RSS after start: $(kb_to_mb "$rss_idle") MB, after the runs: $(kb_to_mb "$rss_after") MB, peak (VmHWM): $(kb_to_mb "$hwm") MB"
 		} >"$TMP/report-rss.txt"
 	fi
+	stop_server
+}
+
+# A page of 100 out of BENCH_LIST_CONTACTS contacts of one org, for each kind of
+# filter: the index behind each is shown by tests/test_store.c.
+bench_list() {
+	local fixture out=$TMP/report-list.txt q rps p50 p99 non2xx reqs sock t0 t1
+	local -a queries=(
+		"/orgs/c/contacts?take=100"
+		"/orgs/c/contacts?take=100&page=500"
+		"/orgs/c/contacts?status=BLOCKED&take=100"
+		"/orgs/c/contacts?status=UNSUBSCRIBED&take=100&page=3"
+		"/orgs/c/contacts?segment_id=seg_bench_b&take=100"
+		"/orgs/c/contacts?user_id=%2B15550004242"
+		"/orgs/c/contacts?name=Contact%204242&take=100"
+		"/orgs/c/contacts?search=bench%20contact%2099&take=100"
+	)
+	fixture=$(make_fixture "$BENCH_LIST_CONTACTS")
+	t0=$(date +%s%N)
+	start_server "$fixture" "$TMP/list.db"
+	t1=$(date +%s%N)
+	log "list: server pid $SERVER_PID on port $SERVER_PORT ($BENCH_LIST_CONTACTS contacts loaded)"
+	{
+		echo "GET list, page of 100 from $BENCH_LIST_CONTACTS contacts (wrk -t1 -c16, ${BENCH_LIST_SECONDS}s each):"
+		echo "  start-up with a fresh db (parse, validate and load the fixture): $(((t1 - t0) / 1000000)) ms"
+		printf '  %-58s %9s %9s %9s\n' query req/s p50_ms p99_ms
+	} >"$out"
+	for q in "${queries[@]}"; do
+		log "list: $q"
+		BENCH_PATH=$q run_wrk "list" 16 "$BENCH_LIST_SECONDS" bench/get.lua
+		read -r rps p50 p99 non2xx reqs sock < <(parse_wrk "$TMP/wrk-list.txt")
+		printf '  %-58s %9s %9s %9s\n' "$q" "$rps" "$p50" "$p99" >>"$out"
+		((non2xx == 0)) || problem "list $q: $non2xx non-2xx answers of $reqs"
+		[[ $sock == - ]] || problem "list $q: socket errors $sock"
+		server_alive || { problem "the server died during list $q"; break; }
+	done
 	stop_server
 }
 

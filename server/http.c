@@ -56,6 +56,7 @@ struct request {
 	bool replied;
 	bool close;	/* answer with Connection: close */
 	bool waiting;	/* counted in http->suspended */
+	size_t discarded; /* body bytes read past and dropped */
 	int status;
 	char *resp;
 	size_t resp_len;
@@ -426,6 +427,27 @@ static void done_waiting(struct request *r)
 	pthread_mutex_unlock(&h->lock);
 }
 
+enum { HTTP_DISCARD_MAX = 16 * 1024 * 1024 };
+
+/* Whether an answer decided from the headers should wait for the body. Closing
+ * a connection with unread data makes the kernel reset it, and the client may
+ * then never see the answer (RFC 9112 §9.6); so the body is read and dropped
+ * first, unless the client asked with Expect: 100-continue (it sends nothing
+ * until told to) or the body is too large to be worth reading. */
+static bool drain_body_first(struct request *r)
+{
+	const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_EXPECT);
+	if (expect && !strcasecmp(expect, "100-continue"))
+		return false;
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl)
+		return strtoull(cl, NULL, 10) > 0 && strtoull(cl, NULL, 10) <= HTTP_DISCARD_MAX;
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
@@ -453,9 +475,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		} else {
 			begin(r);
 		}
-		return r->replied ? send_reply(r) : MHD_YES;
+		return r->replied && !drain_body_first(r) ? send_reply(r) : MHD_YES;
 	}
 	if (*upload_data_size) {
+		if (r->replied || r->body_too_large) {
+			/* A chunked body has no declared size: stop draining at some point. */
+			r->discarded += *upload_data_size;
+			if (r->discarded > HTTP_DISCARD_MAX)
+				return MHD_NO;
+		}
 		append_body(r, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;

@@ -1,5 +1,6 @@
-/* See json_strict.h. A single linear pre-scan catches what cJSON lets through;
- * cJSON then builds the tree, and a walk over it finds duplicate keys. */
+/* See json_strict.h. A strict syntax check runs first and finds every error at
+ * its byte; cJSON then only builds the tree, and a walk over it finds
+ * duplicate keys. */
 #include "json_strict.h"
 
 #include "xalloc.h"
@@ -63,45 +64,218 @@ size_t json_utf8_codepoints(const char *s)
 	return n;
 }
 
-static int prescan(const char *buf, size_t len, struct error *err)
+/* A recursive-descent check of RFC 8259 syntax, so that every error names the
+ * byte where the text stops being JSON. cJSON alone is laxer: it skips any byte
+ * up to 0x20 as whitespace, reads numbers with strtod ("01", "1."), and reports
+ * some errors a byte late. */
+struct scan {
+	const unsigned char *s;
+	size_t len, i;
+	struct error *err;
+};
+
+static int bad(struct scan *sc)
 {
-	const unsigned char *s = (const unsigned char *)buf;
-	bool in_str = false;
-	int depth = 0;
-	for (size_t i = 0; i < len;) {
-		unsigned char c = s[i];
+	return error_set(sc->err, 400, "is not valid JSON (at byte %zu)", sc->i);
+}
+
+static void skip_ws(struct scan *sc)
+{
+	while (sc->i < sc->len && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t' ||
+				   sc->s[sc->i] == '\n' || sc->s[sc->i] == '\r'))
+		sc->i++;
+}
+
+static int hex4(struct scan *sc, size_t at, unsigned *out)
+{
+	unsigned v = 0;
+	for (size_t k = 0; k < 4; k++) {
+		if (at + k >= sc->len)
+			return -1;
+		unsigned char c = sc->s[at + k];
+		int d = c >= '0' && c <= '9' ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + (unsigned)d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int scan_string(struct scan *sc)
+{
+	sc->i++; /* the opening quote */
+	while (sc->i < sc->len) {
+		unsigned char c = sc->s[sc->i];
+		if (c == '"') {
+			sc->i++;
+			return 0;
+		}
 		if (c >= 0x80) {
-			size_t n = utf8_seq(s + i, len - i);
+			size_t n = utf8_seq(sc->s + sc->i, sc->len - sc->i);
 			if (!n)
-				return error_set(err, 400, "is not valid UTF-8 (at byte %zu)", i);
-			i += n;
+				return error_set(sc->err, 400, "is not valid UTF-8 (at byte %zu)", sc->i);
+			sc->i += n;
 			continue;
 		}
-		if (in_str) {
-			if (c < 0x20)
-				return error_set(err, 400, "is not valid JSON (at byte %zu)", i);
-			if (c == '\\') {
-				if (i + 5 < len && s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4))
-					return error_set(err, 400, "must not contain \\u0000 (at byte %zu)", i);
-				i += 2; /* the escaped character is ASCII or the JSON is invalid */
-				continue;
-			}
-			if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '[' || c == '{') {
-			if (++depth > JSON_STRICT_MAX_DEPTH)
-				return error_set(err, 400, "nests deeper than %d levels (at byte %zu)",
-						 JSON_STRICT_MAX_DEPTH, i);
-		} else if (c == ']' || c == '}') {
-			depth--;
-		} else if (c == '\0') {
-			return error_set(err, 400, "is not valid JSON (at byte %zu)", i);
+		if (c < 0x20)
+			return bad(sc);
+		if (c != '\\') {
+			sc->i++;
+			continue;
 		}
-		i++;
+		/* A bad escape is reported at its backslash. */
+		if (sc->i + 1 >= sc->len)
+			return bad(sc);
+		unsigned char e = sc->s[sc->i + 1];
+		if (e != 'u') {
+			if (!strchr("\"\\/bfnrt", e))
+				return bad(sc);
+			sc->i += 2;
+			continue;
+		}
+		unsigned u, lo;
+		if (hex4(sc, sc->i + 2, &u))
+			return bad(sc);
+		if (u == 0)
+			return error_set(sc->err, 400, "must not contain \\u0000 (at byte %zu)", sc->i);
+		if (u >= 0xDC00 && u <= 0xDFFF)
+			return bad(sc); /* a low surrogate with no high one before it */
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			/* A high surrogate must be followed by its low half. */
+			if (sc->i + 7 >= sc->len || sc->s[sc->i + 6] != '\\' || sc->s[sc->i + 7] != 'u' ||
+			    hex4(sc, sc->i + 8, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+				return bad(sc);
+			sc->i += 6;
+		}
+		sc->i += 6;
+	}
+	return bad(sc);
+}
+
+static bool digit(struct scan *sc)
+{
+	return sc->i < sc->len && sc->s[sc->i] >= '0' && sc->s[sc->i] <= '9';
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int scan_number(struct scan *sc)
+{
+	if (sc->s[sc->i] == '-')
+		sc->i++;
+	if (!digit(sc))
+		return bad(sc);
+	if (sc->s[sc->i++] != '0')
+		while (digit(sc))
+			sc->i++;
+	if (sc->i < sc->len && sc->s[sc->i] == '.') {
+		sc->i++;
+		if (!digit(sc))
+			return bad(sc);
+		while (digit(sc))
+			sc->i++;
+	}
+	if (sc->i < sc->len && (sc->s[sc->i] == 'e' || sc->s[sc->i] == 'E')) {
+		sc->i++;
+		if (sc->i < sc->len && (sc->s[sc->i] == '+' || sc->s[sc->i] == '-'))
+			sc->i++;
+		if (!digit(sc))
+			return bad(sc);
+		while (digit(sc))
+			sc->i++;
 	}
 	return 0;
+}
+
+/* A misspelt true, false or null is reported at its first byte. */
+static int scan_literal(struct scan *sc, const char *word)
+{
+	size_t n = strlen(word);
+	if (sc->len - sc->i < n || memcmp(sc->s + sc->i, word, n))
+		return bad(sc);
+	sc->i += n;
+	return 0;
+}
+
+static int scan_value(struct scan *sc, int depth);
+
+/* An object or array, from its opening bracket. */
+static int scan_container(struct scan *sc, int depth)
+{
+	bool object = sc->s[sc->i] == '{';
+	char close = object ? '}' : ']';
+	if (depth >= JSON_STRICT_MAX_DEPTH)
+		return error_set(sc->err, 400, "nests deeper than %d levels (at byte %zu)",
+				 JSON_STRICT_MAX_DEPTH, sc->i);
+	sc->i++;
+	skip_ws(sc);
+	if (sc->i < sc->len && sc->s[sc->i] == close) {
+		sc->i++;
+		return 0;
+	}
+	for (;;) {
+		if (object) {
+			if (sc->i >= sc->len || sc->s[sc->i] != '"')
+				return bad(sc);
+			if (scan_string(sc))
+				return -1;
+			skip_ws(sc);
+			if (sc->i >= sc->len || sc->s[sc->i] != ':')
+				return bad(sc);
+			sc->i++;
+			skip_ws(sc);
+		}
+		if (scan_value(sc, depth + 1))
+			return -1;
+		skip_ws(sc);
+		if (sc->i < sc->len && sc->s[sc->i] == close) {
+			sc->i++;
+			return 0;
+		}
+		if (sc->i >= sc->len || sc->s[sc->i] != ',')
+			return bad(sc);
+		sc->i++;
+		skip_ws(sc);
+	}
+}
+
+static int scan_value(struct scan *sc, int depth)
+{
+	if (sc->i >= sc->len)
+		return bad(sc);
+	switch (sc->s[sc->i]) {
+	case '{':
+	case '[':
+		return scan_container(sc, depth);
+	case '"':
+		return scan_string(sc);
+	case 't':
+		return scan_literal(sc, "true");
+	case 'f':
+		return scan_literal(sc, "false");
+	case 'n':
+		return scan_literal(sc, "null");
+	default:
+		if (sc->s[sc->i] == '-' || (sc->s[sc->i] >= '0' && sc->s[sc->i] <= '9'))
+			return scan_number(sc);
+		if (sc->s[sc->i] >= 0x80 && !utf8_seq(sc->s + sc->i, sc->len - sc->i))
+			return error_set(sc->err, 400, "is not valid UTF-8 (at byte %zu)", sc->i);
+		return bad(sc);
+	}
+}
+
+/* The whole text: one value between optional whitespace. */
+static int prescan(const char *buf, size_t len, struct error *err)
+{
+	struct scan sc = {(const unsigned char *)buf, len, 0, err};
+	skip_ws(&sc);
+	if (scan_value(&sc, 0))
+		return -1;
+	skip_ws(&sc);
+	return sc.i == len ? 0 : bad(&sc);
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -140,7 +314,8 @@ int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *er
 {
 	if (prescan(buf, len, err))
 		return -1;
-	/* cJSON wants the NUL inside the length when it must check for trailing text. */
+	/* cJSON wants the NUL inside the length when it must check for trailing text.
+	 * The text is valid JSON by now, so a failure here is cJSON's own limit. */
 	const char *end = NULL;
 	cJSON *v = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
 	if (!v)

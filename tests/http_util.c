@@ -82,13 +82,15 @@ int test_http(const struct test_server *ts, const char *method, const char *path
 	snprintf(url, sizeof url, "%s%s", ts->base, path);
 	struct buf b = {xstrdup(""), 0}, h = {xstrdup(""), 0};
 	struct curl_slist *hl = NULL;
-	bool has_ct = false;
+	bool has_ct = false, has_expect = false;
 	for (size_t i = 0; headers && headers[i]; i++) {
 		hl = curl_slist_append(hl, headers[i]);
 		has_ct |= !strncasecmp(headers[i], "Content-Type:", 13);
+		has_expect |= !strncasecmp(headers[i], "Expect:", 7);
 	}
 	/* libcurl adds these unless told not to; the tests say what they send. */
-	hl = curl_slist_append(hl, "Expect:");
+	if (!has_expect)
+		hl = curl_slist_append(hl, "Expect:");
 	if (!has_ct)
 		hl = curl_slist_append(hl, "Content-Type:");
 	curl_easy_setopt(c, CURLOPT_URL, url);

@@ -27,7 +27,8 @@ struct test_server *test_server_start(const char *fixtures, ...);
 void test_server_stop(struct test_server *ts);
 
 /* Sends method path with the given header lines (NULL-terminated array, may be
- * NULL) and body (NULL: none). Returns 0 and fills *out (free with
+ * NULL) and body (NULL: none). No Content-Type or Expect header is sent unless
+ * one is among the given lines. Returns 0 and fills *out (free with
  * http_resp_cleanup), or -1 if the transfer failed (connection closed...). */
 int test_http(const struct test_server *ts, const char *method, const char *path,
 	      const char *const *headers, const char *body, struct http_resp *out);
