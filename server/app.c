@@ -16,7 +16,9 @@ int app_start(const struct config *cfg, struct app **out, struct error *err)
 	struct app *a = xcalloc(1, sizeof *a);
 	a->config = cfg;
 	a->clock = clock_new();
-	a->ids = ids_new(false, 0);
+	if (cfg->clock_frozen)
+		clock_freeze(a->clock, cfg->clock_ms);
+	a->ids = ids_new(cfg->seeded, cfg->seed);
 	a->auth = auth_new();
 	a->started_ms = clock_now_ms(a->clock);
 
@@ -29,13 +31,11 @@ int app_start(const struct config *cfg, struct app **out, struct error *err)
 	bool empty;
 	if (store_open(&so, &a->store, &empty, err))
 		goto fail;
-	if (empty || cfg->reset) {
-		struct error e = {0};
-		if (store_load_fixture(a->store, a->fixture, NULL, &e)) {
-			error_set(err, 0, "cannot load fixtures from %s into %s: %s", a->fixture->source,
-				  cfg->db_path, e.msg);
-			goto fail;
-		}
+	struct error e = {0};
+	if (store_set_fixture(a->store, a->fixture, empty || cfg->reset, &e)) {
+		error_set(err, 0, "cannot load fixtures from %s into %s: %s", a->fixture->source,
+			  cfg->db_path, e.msg);
+		goto fail;
 	}
 	if (auth_reload(a->auth, a->store, err) || store_start(a->store, err) ||
 	    http_start(a, &a->http, err))

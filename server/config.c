@@ -1,6 +1,7 @@
 /* See config.h. */
 #include "config.h"
 
+#include "clock.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -16,7 +17,8 @@
 #endif
 
 enum opt_id { O_HOST, O_PORT, O_DB, O_FIXTURES, O_RESET, O_LENIENT, O_MAX_BODY, O_LOG, O_SYNC,
-	      O_THREADS, O_HELP, O_VERSION, O__COUNT };
+	      O_THREADS, O_ADMIN_TOKEN, O_JOURNAL_SIZE, O_CLOCK, O_SEED, O_RATE_LIMIT,
+	      O_RATE_LIMIT_PER_MINUTE, O_HELP, O_VERSION, O__COUNT };
 
 static const struct {
 	const char *name; /* flag without "--" */
@@ -34,6 +36,12 @@ static const struct {
 	[O_LOG] = {"log", "INVENT_MOCK_LOG", "text|json|off", "request log on stderr (default text)"},
 	[O_SYNC] = {"sync", "INVENT_MOCK_SYNC", "normal|full", "normal: writes survive a crash; full: also power loss (default normal)"},
 	[O_THREADS] = {"threads", "INVENT_MOCK_THREADS", "N", "HTTP threads (default 1; SQLite work has its own thread)"},
+	[O_ADMIN_TOKEN] = {"admin-token", "INVENT_MOCK_ADMIN_TOKEN", "TOKEN", "require Authorization: Bearer TOKEN on /__admin/ (default: none)"},
+	[O_JOURNAL_SIZE] = {"journal-size", "INVENT_MOCK_JOURNAL_SIZE", "N", "requests the journal keeps, oldest dropped first (default 10000)"},
+	[O_CLOCK] = {"clock", "INVENT_MOCK_CLOCK", "DATE-TIME", "start with the clock frozen at this RFC 3339 instant"},
+	[O_SEED] = {"seed", "INVENT_MOCK_SEED", "N", "make generated ids reproducible from this number"},
+	[O_RATE_LIMIT] = {"rate-limit", "INVENT_MOCK_RATE_LIMIT", NULL, "answer 429 past Invent's limit per client IP (default off)"},
+	[O_RATE_LIMIT_PER_MINUTE] = {"rate-limit-per-minute", "INVENT_MOCK_RATE_LIMIT_PER_MINUTE", "N", "requests per minute with --rate-limit (default 500)"},
 	[O_HELP] = {"help", NULL, NULL, "print this help and exit"},
 	[O_VERSION] = {"version", NULL, NULL, "print the version and exit"},
 };
@@ -47,6 +55,8 @@ void config_init(struct config *out)
 		.max_body = 1024 * 1024,
 		.log = CONFIG_LOG_TEXT,
 		.threads = 1,
+		.journal_size = 10000,
+		.rate_limit_per_minute = 500,
 	};
 }
 
@@ -57,6 +67,7 @@ void config_cleanup(struct config *c)
 	free(c->host);
 	free(c->db_path);
 	free(c->fixtures_path);
+	free(c->admin_token);
 	memset(c, 0, sizeof *c);
 }
 
@@ -129,11 +140,37 @@ static int apply(struct config *c, enum opt_id id, const char *val, const char *
 		return 0;
 	case O_RESET:
 	case O_LENIENT:
+	case O_RATE_LIMIT:
 		if (!val)
 			b = true;
 		else if (!parse_bool(val, &b))
 			return error_set(err, 0, "%s: \"%s\" is not a boolean (1/0, true/false)", origin, val);
-		*(id == O_RESET ? &c->reset : &c->lenient) = b;
+		*(id == O_RESET ? &c->reset : id == O_LENIENT ? &c->lenient : &c->rate_limit) = b;
+		return 0;
+	case O_ADMIN_TOKEN:
+		free(c->admin_token);
+		c->admin_token = *val ? xstrdup(val) : NULL;
+		return 0;
+	case O_JOURNAL_SIZE:
+		if (parse_uint(val, 10000000, &n))
+			return error_set(err, 0, "%s: \"%s\" is not a count (0 to 10000000)", origin, val);
+		c->journal_size = (size_t)n;
+		return 0;
+	case O_CLOCK:
+		if (clock_parse(val, &c->clock_ms))
+			return error_set(err, 0, "%s: \"%s\" is not an RFC 3339 date-time", origin, val);
+		c->clock_frozen = true;
+		return 0;
+	case O_SEED:
+		if (parse_uint(val, UINT64_MAX, &n))
+			return error_set(err, 0, "%s: \"%s\" is not a non-negative integer", origin, val);
+		c->seeded = true;
+		c->seed = n;
+		return 0;
+	case O_RATE_LIMIT_PER_MINUTE:
+		if (parse_uint(val, 1000000, &n) || n == 0)
+			return error_set(err, 0, "%s: \"%s\" is not a count (1 to 1000000)", origin, val);
+		c->rate_limit_per_minute = (unsigned)n;
 		return 0;
 	case O_MAX_BODY:
 		if (parse_uint(val, (unsigned long long)1 << 30, &n) || n == 0)

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "errors.h"
 
@@ -19,6 +20,14 @@ struct config {
 	enum config_log log;
 	bool sync_full;	     /* synchronous=FULL: acknowledged writes survive power loss */
 	unsigned threads;    /* HTTP threads */
+	char *admin_token;   /* NULL: the admin API needs no key */
+	size_t journal_size; /* requests the journal keeps */
+	bool clock_frozen;   /* start with the clock frozen at clock_ms */
+	int64_t clock_ms;
+	bool seeded;	     /* generated ids follow from seed */
+	uint64_t seed;
+	bool rate_limit;     /* emulate Invent's per-IP limit */
+	unsigned rate_limit_per_minute;
 };
 
 /* Fills *out with the defaults. Free with config_cleanup(). */

@@ -82,7 +82,7 @@ static const char *const sql_text[ST__COUNT] = {
 		" ip, language, platform_data, created_at, updated_at, link"
 		" FROM channels WHERE contact_pk = ?1 ORDER BY pk",
 	[ST_SEGMENTS_GET] = "SELECT " SEGMENT_COLS " FROM contact_segments cs"
-			    " JOIN segments s ON s.pk = cs.segment_pk WHERE cs.contact_pk = ?1 ORDER BY s.pk",
+			    " JOIN segments s ON s.pk = cs.segment_pk WHERE cs.contact_pk = ?1 ORDER BY s.created_at, s.id",
 	[ST_CONTACT_UPDATE] =
 		"UPDATE contacts SET name = ?2, blocked = ?3, unsubscribed = ?4, updated_at = ?5,"
 		" blocked_at = ?6, unsubscribed_at = ?7, unsubscribe_reason = ?8,"
@@ -114,7 +114,7 @@ static const char *const sql_text[ST__COUNT] = {
 	[ST_MEMBER_ADD] = "INSERT OR IGNORE INTO contact_segments (contact_pk, segment_pk) VALUES (?1, ?2)",
 	[ST_SEGMENTS_PAGE] = "SELECT " SEGMENT_COLS " FROM contact_segments cs"
 			     " JOIN segments s ON s.pk = cs.segment_pk WHERE cs.contact_pk = ?1"
-			     " ORDER BY s.pk LIMIT ?2 OFFSET ?3",
+			     " ORDER BY s.created_at, s.id LIMIT ?2 OFFSET ?3",
 	[ST_SEGMENTS_COUNT] = "SELECT count(*) FROM contact_segments WHERE contact_pk = ?1",
 };
 
@@ -180,6 +180,7 @@ struct store {
 	bool running, stopping;
 	pthread_t thread;
 
+	struct store *pristine;	 /* the fixture state, in memory, attached as "pristine" */
 	sqlite3 *ckpt_db;	 /* the checkpointer's connection; NULL for :memory: */
 	pthread_cond_t ckpt_wake; /* with lock */
 	bool ckpt_wanted, ckpt_running;
@@ -390,7 +391,7 @@ int store_open(const struct store_options *opt, struct store **out, bool *was_em
 	bool empty = false;
 	int rc = sqlite3_open_v2(opt->path, &s->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-					 SQLITE_OPEN_EXRESCODE,
+					 SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_URI,
 				 NULL);
 	if (rc != SQLITE_OK) {
 		error_set(err, 0, "cannot open database %s: %s", opt->path,
@@ -438,11 +439,14 @@ static void fail_job(struct store_job *j, const struct error *why)
 	j->err = *why;
 }
 
-static void run_batch(struct store *s, struct store_job *batch)
+/* Runs jobs from first up to the next job that must run alone, in one
+ * transaction; returns that job (or NULL). */
+static struct store_job *run_transaction(struct store *s, struct store_job *first)
 {
 	struct error e = {0};
 	bool in_txn = exec_id(s, ST_BEGIN, &e) == 0;
-	for (struct store_job *j = batch; j; j = j->next) {
+	struct store_job *j = first;
+	for (; j && !j->alone; j = j->next) {
 		if (!in_txn) {
 			fail_job(j, &e);
 			continue;
@@ -453,7 +457,7 @@ static void run_batch(struct store *s, struct store_job *batch)
 			continue;
 		/* SQLite rolled the whole transaction back (disk full, I/O error): the
 		 * jobs before this one lost their changes too, and are not yet answered. */
-		for (struct store_job *k = batch; k != j; k = k->next)
+		for (struct store_job *k = first; k != j; k = k->next)
 			if (k->rc == 0)
 				fail_job(k, &j->err);
 		in_txn = exec_id(s, ST_BEGIN, &e) == 0;
@@ -461,9 +465,23 @@ static void run_batch(struct store *s, struct store_job *batch)
 	if (in_txn && exec_id(s, ST_COMMIT, &e)) {
 		if (!sqlite3_get_autocommit(s->db))
 			exec_id(s, ST_ROLLBACK, NULL);
-		for (struct store_job *j = batch; j; j = j->next)
-			if (j->rc == 0)
-				fail_job(j, &e);
+		for (struct store_job *k = first; k != j; k = k->next)
+			if (k->rc == 0)
+				fail_job(k, &e);
+	}
+	return j;
+}
+
+static void run_batch(struct store *s, struct store_job *batch)
+{
+	for (struct store_job *j = batch; j;) {
+		if (!j->alone) {
+			j = run_transaction(s, j);
+			continue;
+		}
+		memset(&j->err, 0, sizeof j->err);
+		j->rc = j->run(s, j->arg, &j->err);
+		j = j->next;
 	}
 	for (struct store_job *j = batch, *next; j; j = next) {
 		next = j->next; /* done() may free the job */
@@ -555,6 +573,7 @@ void store_close(struct store *s)
 	if (s->ckpt_running)
 		pthread_join(s->ckpt_thread, NULL);
 	sqlite3_close(s->ckpt_db);
+	store_close(s->pristine);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	for (int i = 0; s->list_stmts && i < 2 * LF_MASKS; i++)
@@ -1153,6 +1172,176 @@ int store_contact_add_segment(struct store *s, const char *org_id, const char *c
 	if (!rc && added)
 		rc = touch_contact(s, pk, now_ms, err);
 	return atomic_end(s, rc, err);
+}
+
+/* --- The fixture state: resets and isolated copies --- */
+
+/* Copies database src_name of connection src over dst_name of connection dst
+ * with the backup API: page by page in one write transaction, far faster than
+ * deleting and inserting rows. */
+static int copy_database(sqlite3 *dst, const char *dst_name, sqlite3 *src, const char *src_name)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, dst_name, src, src_name);
+	if (!b)
+		return sqlite3_errcode(dst);
+	int rc;
+	for (int tries = 0; tries < 100; tries++) {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		sqlite3_sleep(2); /* the checkpointer holds a lock for a moment */
+	}
+	sqlite3_backup_finish(b);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int store_set_fixture(struct store *s, const struct fixture *f, bool load, struct error *err)
+{
+	/* The fixture state lives in its own in-memory database (the source of
+	 * whole-store resets), and a copy of it is attached to the store's
+	 * connection as "pristine", so that one org can be reset or copied in SQL. */
+	struct store_options o = {.path = ":memory:"};
+	bool empty;
+	struct error e = {0};
+	int rc;
+	if (store_open(&o, &s->pristine, &empty, &e) ||
+	    store_load_fixture(s->pristine, f, NULL, &e) ||
+	    exec_sql(s->db, "ATTACH DATABASE ':memory:' AS pristine", &e))
+		return error_set(err, 0, "cannot keep the fixture state: %s", e.msg);
+	if ((rc = copy_database(s->db, "pristine", s->pristine->db, "main")) != SQLITE_OK)
+		return error_set(err, 0, "cannot keep the fixture state: %s", sqlite3_errstr(rc));
+	return load ? store_reset(s, err) : 0;
+}
+
+int store_reset(struct store *s, struct error *err)
+{
+	/* Leaves exactly the fixture state: isolated orgs are gone with the rest. */
+	int rc = copy_database(s->db, "main", s->pristine->db, "main");
+	return rc == SQLITE_OK ? 0 : db_error(s, rc, err);
+}
+
+/* Copies fixture org src's segments, contacts, channels and memberships into
+ * org dst (which may be src itself, emptied first). */
+static int copy_org_data(struct store *s, const char *src, const char *dst, struct error *err)
+{
+	static const char *const sql[] = {
+		"INSERT INTO segments (org_id, id, name, color, created_at, updated_at)"
+		" SELECT ?2, id, name, color, created_at, updated_at FROM pristine.segments"
+		" WHERE org_id = ?1 ORDER BY pk",
+		"INSERT INTO contacts (org_id, id, name, blocked, unsubscribed, is_admin,"
+		" ai_replies_disabled, created_at, updated_at, blocked_at, unsubscribed_at,"
+		" unsubscribe_reason, unsubscribe_feedback)"
+		" SELECT ?2, id, name, blocked, unsubscribed, is_admin, ai_replies_disabled,"
+		" created_at, updated_at, blocked_at, unsubscribed_at, unsubscribe_reason,"
+		" unsubscribe_feedback FROM pristine.contacts WHERE org_id = ?1 ORDER BY pk",
+		"INSERT INTO channels (contact_pk, org_id, id, type, user_id, avatar, name, username,"
+		" email, phone, country, agent, ip, language, platform_data, created_at, updated_at,"
+		" link)"
+		" SELECT c.pk, ?2, ch.id, ch.type, ch.user_id, ch.avatar, ch.name, ch.username,"
+		" ch.email, ch.phone, ch.country, ch.agent, ch.ip, ch.language, ch.platform_data,"
+		" ch.created_at, ch.updated_at, ch.link FROM pristine.channels ch"
+		" JOIN pristine.contacts pc ON pc.pk = ch.contact_pk"
+		" JOIN main.contacts c ON c.org_id = ?2 AND c.id = pc.id"
+		" WHERE ch.org_id = ?1 ORDER BY ch.pk",
+		"INSERT INTO contact_segments (contact_pk, segment_pk)"
+		" SELECT c.pk, g.pk FROM pristine.contact_segments pcs"
+		" JOIN pristine.contacts pc ON pc.pk = pcs.contact_pk"
+		" JOIN pristine.segments pg ON pg.pk = pcs.segment_pk"
+		" JOIN main.contacts c ON c.org_id = ?2 AND c.id = pc.id"
+		" JOIN main.segments g ON g.org_id = ?2 AND g.id = pg.id"
+		" WHERE pc.org_id = ?1",
+	};
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			bind_text(st, 1, src);
+			bind_text(st, 2, dst);
+			rc = sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return db_error(s, rc, err);
+	}
+	return 0;
+}
+
+/* 0 if org is a fixture org, else -1 with status and "Org X is not a fixture org". */
+static int fixture_org(struct store *s, const char *org, int status, struct error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pristine.orgs WHERE id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, org);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? error_set(err, status, "Org %.256s is not a fixture org", org)
+				 : db_error(s, rc, err);
+}
+
+int store_reset_org(struct store *s, const char *org_id, struct error *err)
+{
+	if (fixture_org(s, org_id, 404, err) || atomic_begin(s, err))
+		return -1;
+	int rc = delete_org_data(s, org_id, err) || copy_org_data(s, org_id, org_id, err);
+	return atomic_end(s, rc ? -1 : 0, err);
+}
+
+int store_org_copy(struct store *s, const char *from, const char *new_id, const char *api_key,
+		   struct error *err)
+{
+	if (fixture_org(s, from, 400, err) || atomic_begin(s, err))
+		return -1;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db,
+				    "INSERT INTO orgs (id, name, parent_id, origin, seq)"
+				    " SELECT ?2, name, NULL, ?1, (SELECT coalesce(max(seq), 0) + 1 FROM main.orgs)"
+				    " FROM pristine.orgs WHERE id = ?1",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, from);
+		bind_text(st, 2, new_id);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	int failed = rc != SQLITE_DONE ? db_error(s, rc, err) : 0;
+	if (!failed) {
+		st = stmt(s, ST_KEY_INSERT);
+		bind_text(st, 1, api_key);
+		bind_text(st, 2, new_id);
+		failed = exec_stmt(s, st, err) || copy_org_data(s, from, new_id, err);
+	}
+	return atomic_end(s, failed ? -1 : 0, err);
+}
+
+int store_org_delete(struct store *s, const char *org_id, struct error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT origin IS NULL FROM orgs WHERE id = ?1", -1, &st, NULL);
+	int fixture = -1;
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, org_id);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			fixture = sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, rc, err);
+	if (fixture < 0)
+		return error_set(err, 404, "Org not found");
+	if (fixture)
+		return error_set(err, 400, "Org %.256s is a fixture org and cannot be deleted", org_id);
+	/* One statement: ON DELETE CASCADE takes keys, segments, contacts and the rest. */
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM orgs WHERE id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, org_id);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
 }
 
 /* --- Orgs and keys --- */

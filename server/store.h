@@ -45,6 +45,9 @@ struct store_job {
 	 * job or its batch failed (rc -1, err says why: a failed COMMIT is 507/503). */
 	void (*done)(void *arg, int rc, const struct error *err);
 	void *arg;
+	/* Runs between transactions instead of inside one (a whole-store reset,
+	 * which replaces the database under it). */
+	bool alone;
 	struct store_job *next; /* store-owned queue link */
 	int rc;			/* store-owned */
 	struct error err;	/* store-owned */
@@ -64,6 +67,28 @@ void store_submit(struct store *s, struct store_job *job);
  * Atomic. */
 int store_load_fixture(struct store *s, const struct fixture *f, const char *only_org,
 		       struct error *err);
+
+/* Keeps f's data as the state store_reset() returns to (in a second, in-memory
+ * database), and with load also loads it into the store. Before store_start(). */
+int store_set_fixture(struct store *s, const struct fixture *f, bool load, struct error *err);
+
+/* Puts the whole store back to the fixture state, removing every org that is
+ * not a fixture org; a store_job with .alone set must run it. Atomic. */
+int store_reset(struct store *s, struct error *err);
+
+/* Puts one fixture org's segments and contacts back to the fixture state.
+ * 404 "Org X is not a fixture org" otherwise. Atomic. */
+int store_reset_org(struct store *s, const char *org_id, struct error *err);
+
+/* Makes org new_id, with no parent and the API key api_key, holding a copy of
+ * fixture org from's segments and contacts as the fixture defines them (ids
+ * kept). 400 "Org X is not a fixture org" otherwise. Atomic. */
+int store_org_copy(struct store *s, const char *from, const char *new_id, const char *api_key,
+		   struct error *err);
+
+/* Removes an org made by store_org_copy, with everything in it. 404 "Org not
+ * found"; 400 "Org X is a fixture org and cannot be deleted". Atomic. */
+int store_org_delete(struct store *s, const char *org_id, struct error *err);
 
 /* Reads the contact contact_id of org_id with its channels and segments into *out
  * (cleanup with contact_cleanup). -1 with err 404 "Contact not found" if the org
