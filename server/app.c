@@ -3,7 +3,10 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "faults.h"
 #include "fixtures.h"
+#include "journal.h"
+#include "ratelimit.h"
 #include "http.h"
 #include "ids.h"
 #include "store.h"
@@ -20,6 +23,10 @@ int app_start(const struct config *cfg, struct app **out, struct error *err)
 		clock_freeze(a->clock, cfg->clock_ms);
 	a->ids = ids_new(cfg->seeded, cfg->seed);
 	a->auth = auth_new();
+	a->journal = journal_new(cfg->journal_size);
+	a->faults = faults_new();
+	if (cfg->rate_limit)
+		a->ratelimit = ratelimit_new(cfg->rate_limit_per_minute);
 	a->started_ms = clock_now_ms(a->clock);
 
 	int64_t now = clock_now_ms(a->clock);
@@ -60,6 +67,9 @@ void app_stop(struct app *a)
 	http_stop(a->http);
 	store_close(a->store);
 	auth_free(a->auth);
+	journal_free(a->journal);
+	faults_free(a->faults);
+	ratelimit_free(a->ratelimit);
 	fixture_free(a->fixture);
 	ids_free(a->ids);
 	clock_free(a->clock);

@@ -17,6 +17,9 @@ struct app {
 	struct fixture *fixture;     /* the seed data, kept for resets */
 	struct store *store;
 	struct auth *auth;
+	struct journal *journal;
+	struct faults *faults;
+	struct ratelimit *ratelimit; /* NULL unless --rate-limit */
 	struct http *http;
 	int64_t started_ms;
 };

@@ -173,3 +173,40 @@ out:
 	pthread_rwlock_unlock(&a->lock);
 	return rc;
 }
+
+void auth_key_org(struct auth *a, const char *header, char org_out[AUTH_ORG_MAX])
+{
+	org_out[0] = '\0';
+	const char *k;
+	size_t klen;
+	if (!header || parse_bearer(header, &k, &klen) || klen > MODEL_ID_MAX)
+		return;
+	char key[MODEL_ID_MAX + 1];
+	memcpy(key, k, klen);
+	key[klen] = '\0';
+	const char *kp = key;
+	pthread_rwlock_rdlock(&a->lock);
+	const struct auth_key *found =
+		bsearch(&kp, a->idx.keys, a->idx.n_keys, sizeof *a->idx.keys, cmp_first_str);
+	if (found)
+		snprintf(org_out, AUTH_ORG_MAX, "%s", found->org_id);
+	pthread_rwlock_unlock(&a->lock);
+}
+
+int auth_check_admin(const char *token, const char *header, unsigned n_headers,
+		     struct error *err)
+{
+	if (!token)
+		return 0;
+	if (!header || n_headers == 0)
+		return error_set(err, 401, "Missing Authorization header");
+	if (n_headers > 1)
+		return error_set(err, 401, "Only one Authorization header is allowed");
+	const char *k;
+	size_t klen;
+	if (parse_bearer(header, &k, &klen))
+		return error_set(err, 401, "Authorization must be \"Bearer <admin token>\"");
+	if (klen != strlen(token) || memcmp(k, token, klen))
+		return error_set(err, 401, "Invalid admin token");
+	return 0;
+}

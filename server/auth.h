@@ -29,3 +29,13 @@ int auth_reload(struct auth *a, struct store *s, struct error *err);
  * what is wrong. Unknown orgs and orgs the key may not reach are not told apart. */
 int auth_check(struct auth *a, const char *header, unsigned n_headers, const char *path_org,
 	       char org_out[AUTH_ORG_MAX], struct error *err);
+
+/* The org of the key in an Authorization header, into org_out ("" if the header
+ * holds no known key). */
+void auth_key_org(struct auth *a, const char *header, char org_out[AUTH_ORG_MAX]);
+
+/* Checks an admin API request: with no token configured every request passes;
+ * otherwise the header must be "Bearer <token>" (an Invent key never is).
+ * 0, or -1 with err 401. */
+int auth_check_admin(const char *token, const char *header, unsigned n_headers,
+		     struct error *err);

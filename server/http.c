@@ -7,7 +7,11 @@
 
 #include "app.h"
 #include "auth.h"
+#include "clock.h"
 #include "config.h"
+#include "faults.h"
+#include "journal.h"
+#include "ratelimit.h"
 #include "json_strict.h"
 #include "router.h"
 #include "store.h"
@@ -32,13 +36,26 @@ struct http {
 	pthread_mutex_t lock; /* guards the three below */
 	pthread_cond_t idle;
 	unsigned in_flight; /* requests begun and not yet completed */
-	unsigned suspended; /* requests waiting on the store */
+	unsigned suspended; /* requests waiting on the store or a fault's delay */
 	bool stopping;	    /* new requests are refused with 503 */
+	struct request *delayed; /* waiting for a fault's delay, soonest first */
+	pthread_cond_t timer_wake;
+	pthread_t timer;
+	bool timer_running;
+};
+
+enum phase {
+	PHASE_NEW,     /* nothing seen yet */
+	PHASE_DELAYED, /* suspended by a fault's delay; the checks come after it */
+	PHASE_BEGUN,   /* the header checks are done */
 };
 
 struct request {
 	struct http *http;
 	struct MHD_Connection *conn;
+	enum phase phase;
+	char *uri;	   /* as sent, with the query */
+	char client[64];   /* the peer's address */
 	char method[16];
 	char *path; /* as sent, without the query */
 	struct route_match match;
@@ -57,6 +74,11 @@ struct request {
 	bool close;	/* answer with Connection: close */
 	bool waiting;	/* counted in http->suspended */
 	size_t discarded; /* body bytes read past and dropped */
+	struct fault_hit fault;	   /* the injected fault, if any */
+	bool faulted;
+	int64_t due_ms;		   /* with PHASE_DELAYED: when to go on (monotonic) */
+	struct request *next_delayed;
+	char *journal_before, *journal_after; /* contact JSON for the journal */
 	int status;
 	char *resp;
 	size_t resp_len;
@@ -162,6 +184,19 @@ int request_query(struct request *r, const char *name, const char **value, struc
 	return 0;
 }
 
+void request_journal_contacts(struct request *r, char *before, char *after)
+{
+	free(r->journal_before);
+	free(r->journal_after);
+	r->journal_before = before;
+	r->journal_after = after;
+}
+
+const char *request_header(const struct request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
 void request_add_header(struct request *r, const char *name, const char *value)
 {
 	if (r->n_headers + 2 > sizeof r->headers / sizeof r->headers[0])
@@ -256,8 +291,69 @@ void request_defer(struct request *r,
 
 /* --- The pipeline --- */
 
+static double ms_since(const struct timespec *t0);
+static void apply_fault_answer(struct request *r);
+
+static enum MHD_Result add_header_json(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	(void)kind;
+	cJSON *o = cls;
+	const char *v = value ? value : "";
+	char redacted[16];
+	if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) {
+		/* Enough to tell keys apart, not enough to use one. */
+		size_t n = strlen(v);
+		snprintf(redacted, sizeof redacted, "...%s", n > 4 ? v + n - 4 : "");
+		v = redacted;
+	}
+	cJSON *old = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (old) {
+		char *joined = xasprintf("%s, %s", old->valuestring, v);
+		cJSON_ReplaceItemInObjectCaseSensitive(o, key, cJSON_CreateString(joined));
+		free(joined);
+	} else {
+		cJSON_AddStringToObject(o, key, v);
+	}
+	return MHD_YES;
+}
+
+/* Every request to /orgs is journaled, before its answer leaves. */
+static void journal_request(struct request *r)
+{
+	struct app *app = r->http->app;
+	if (strncmp(r->path, "/orgs/", 6) && strcmp(r->path, "/orgs"))
+		return;
+	cJSON *headers = cJSON_CreateObject();
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_json, headers);
+	const char *q = r->uri ? strchr(r->uri, '?') : NULL;
+	struct journal_entry e = {
+		.time_ms = clock_now_ms(app->clock),
+		.client = xstrdup(r->client),
+		.method = xstrdup(r->method),
+		.path = xstrdup(r->path),
+		.query = q ? xstrdup(q + 1) : NULL,
+		.request_headers = cJSON_PrintUnformatted(headers),
+		.request_body = r->body ? xstrndup(r->body, r->body_len) : NULL,
+		.status = r->status,
+		.response_body = r->resp ? xstrndup(r->resp, r->resp_len) : NULL,
+		.duration_ms = ms_since(&r->start),
+		.contact_before = r->journal_before,
+		.contact_after = r->journal_after,
+		.org_id = r->org[0] ? xstrdup(r->org) : NULL,
+	};
+	r->journal_before = r->journal_after = NULL;
+	cJSON_Delete(headers);
+	journal_add(app->journal, &e);
+}
+
 static enum MHD_Result send_reply(struct request *r)
 {
+	if (r->faulted && r->fault.after_commit && r->status >= 200 && r->status < 300) {
+		/* The change is committed; the client is told it failed. */
+		apply_fault_answer(r);
+	}
+	journal_request(r);
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
 	if (!resp)
@@ -329,8 +425,19 @@ static bool content_type_is_json(const char *ct)
 	return true;
 }
 
-/* The checks that need only the request line and headers. */
-static void begin(struct request *r)
+/* The answer a fault gives: its body, or the error envelope. */
+static void apply_fault_answer(struct request *r)
+{
+	if (r->fault.body) {
+		request_reply(r, r->fault.status, xstrdup(r->fault.body), strlen(r->fault.body));
+		return;
+	}
+	reply_errorf(r, r->fault.status, "Injected fault (%d)", r->fault.status);
+}
+
+/* Routing (404/405), the admin token, and injected faults: what comes before
+ * every other check. */
+static void route_request(struct request *r)
 {
 	struct app *app = r->http->app;
 	enum router_result rr = router_match(r->method, r->path, &r->match);
@@ -345,6 +452,40 @@ static void begin(struct request *r)
 		return;
 	}
 	unsigned flags = r->match.route->flags;
+	if (flags & ROUTE_ADMIN) {
+		struct header_count hc = {.name = MHD_HTTP_HEADER_AUTHORIZATION};
+		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &hc);
+		struct error err = {0};
+		if (auth_check_admin(app->config->admin_token, hc.value, hc.n, &err))
+			request_reply_error(r, &err);
+		return;
+	}
+	if (!(flags & ROUTE_ORG))
+		return;
+	/* A rule naming an org matches the org the request acts on; with "c" that
+	 * is the key's org, when the key is good. */
+	char org[AUTH_ORG_MAX] = "";
+	const char *path_org = request_param(r, 0);
+	if (strcmp(path_org, "c"))
+		snprintf(org, sizeof org, "%s", path_org);
+	else
+		auth_key_org(app->auth, request_header(r, MHD_HTTP_HEADER_AUTHORIZATION), org);
+	if (!faults_match(app->faults, r->method, r->path, org[0] ? org : NULL, &r->fault))
+		return;
+	r->faulted = true;
+	if (r->fault.status && !r->fault.after_commit && !r->fault.delay_ms)
+		apply_fault_answer(r);
+}
+
+/* The checks that need only the headers, after routing and any delay. */
+static void check_headers(struct request *r)
+{
+	struct app *app = r->http->app;
+	if (r->faulted && r->fault.status && !r->fault.after_commit) {
+		apply_fault_answer(r); /* after its delay */
+		return;
+	}
+	unsigned flags = r->match.route->flags;
 	if (flags & ROUTE_JSON_BODY) {
 		const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -353,14 +494,24 @@ static void begin(struct request *r)
 			return;
 		}
 	}
-	if (flags & ROUTE_ORG) {
-		struct header_count hc = {.name = MHD_HTTP_HEADER_AUTHORIZATION};
-		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &hc);
-		struct error err = {0};
-		if (auth_check(app->auth, hc.value, hc.n, request_param(r, 0), r->org, &err)) {
-			request_reply_error(r, &err);
-			return;
-		}
+	if (!(flags & ROUTE_ORG))
+		return;
+	struct header_count hc = {.name = MHD_HTTP_HEADER_AUTHORIZATION};
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &hc);
+	struct error err = {0};
+	if (auth_check(app->auth, hc.value, hc.n, request_param(r, 0), r->org, &err)) {
+		request_reply_error(r, &err);
+		return;
+	}
+	/* A faulted request is the test's doing, not the client's: it does not count. */
+	int retry_after;
+	if (app->ratelimit && !r->faulted &&
+	    !ratelimit_take(app->ratelimit, r->client, clock_now_ms(app->clock), &retry_after)) {
+		char v[16];
+		snprintf(v, sizeof v, "%d", retry_after);
+		request_add_header(r, "Retry-After", v);
+		reply_errorf(r, 429, "Rate limit exceeded: at most %u requests per minute; retry in %d s",
+			     app->config->rate_limit_per_minute, retry_after);
 	}
 }
 
@@ -448,33 +599,124 @@ static bool drain_body_first(struct request *r)
 					   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Suspends r until its fault's delay has passed (the timer thread resumes it). */
+static void delay_request(struct request *r)
+{
+	struct http *h = r->http;
+	r->phase = PHASE_DELAYED;
+	r->due_ms = mono_ms() + r->fault.delay_ms;
+	pthread_mutex_lock(&h->lock);
+	h->suspended++;
+	r->waiting = true;
+	struct request **p = &h->delayed;
+	while (*p && (*p)->due_ms <= r->due_ms)
+		p = &(*p)->next_delayed;
+	r->next_delayed = *p;
+	*p = r;
+	pthread_cond_signal(&h->timer_wake);
+	MHD_suspend_connection(r->conn); /* under the lock: the timer cannot resume it first */
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void *timer_thread(void *arg)
+{
+	struct http *h = arg;
+	pthread_mutex_lock(&h->lock);
+	while (h->timer_running) {
+		if (!h->delayed) {
+			pthread_cond_wait(&h->timer_wake, &h->lock);
+			continue;
+		}
+		int64_t wait = h->delayed->due_ms - mono_ms();
+		if (wait > 0 && !h->stopping) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += wait / 1000;
+			until.tv_nsec += (wait % 1000) * 1000000;
+			if (until.tv_nsec >= 1000000000) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&h->timer_wake, &h->lock, &until);
+			continue;
+		}
+		struct request *r = h->delayed;
+		h->delayed = r->next_delayed;
+		MHD_resume_connection(r->conn);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* libmicrohttpd's first look at a request: its URI as sent, query included,
+ * which the access handler no longer sees. What it returns becomes *req_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct request *r = xcalloc(1, sizeof *r);
+	r->http = cls;
+	r->conn = conn;
+	r->uri = xstrdup(uri ? uri : "");
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->client,
+			  sizeof r->client);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  r->client, sizeof r->client);
+	return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
 {
 	(void)version;
+	(void)conn;
 	struct http *h = cls;
 	struct request *r = *req_cls;
-	if (!r) {
-		r = xcalloc(1, sizeof *r);
-		*req_cls = r;
-		r->http = h;
-		r->conn = conn;
-		clock_gettime(CLOCK_MONOTONIC, &r->start);
+	if (r->phase == PHASE_NEW) {
 		snprintf(r->method, sizeof r->method, "%s", method);
 		r->path = xstrdup(url);
 		pthread_mutex_lock(&h->lock);
 		h->in_flight++;
 		bool stopping = h->stopping;
 		pthread_mutex_unlock(&h->lock);
+		r->phase = PHASE_BEGUN;
 		if (stopping) {
 			/* Keep-alive connections outlive MHD_quiesce_daemon(); a request
 			 * that arrives on one now must not be deferred (see http_stop). */
 			r->close = true;
 			reply_errorf(r, 503, "The server is shutting down");
 		} else {
-			begin(r);
+			route_request(r);
+			if (r->faulted && r->fault.drop) {
+				journal_request(r); /* status 0: no answer */
+				return MHD_NO;	    /* the connection closes */
+			}
+			if (!r->replied && r->faulted && r->fault.delay_ms) {
+				delay_request(r);
+				return MHD_YES;
+			}
+			if (!r->replied)
+				check_headers(r);
 		}
+		return r->replied && !drain_body_first(r) ? send_reply(r) : MHD_YES;
+	}
+	if (r->phase == PHASE_DELAYED) {
+		/* Resumed after the delay: libmicrohttpd calls again as at the start. */
+		done_waiting(r);
+		r->phase = PHASE_BEGUN;
+		check_headers(r);
 		return r->replied && !drain_body_first(r) ? send_reply(r) : MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -536,9 +778,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		return;
 	*req_cls = NULL;
 	done_waiting(r);
+	bool counted = r->phase != PHASE_NEW;
 	enum config_log mode = h->app->config->log;
-	if (mode != CONFIG_LOG_OFF)
+	if (mode != CONFIG_LOG_OFF && counted)
 		log_request(r, mode);
+	free(r->fault.body);
+	free(r->journal_before);
+	free(r->journal_after);
+	free(r->uri);
 	route_match_cleanup(&r->match);
 	if (r->data_free)
 		r->data_free(r->data);
@@ -551,6 +798,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	free(r->resp);
 	free(r->path);
 	free(r);
+	if (!counted)
+		return;
 	pthread_mutex_lock(&h->lock);
 	if (--h->in_flight == 0)
 		pthread_cond_broadcast(&h->idle);
@@ -573,6 +822,13 @@ int http_start(struct app *app, struct http **out, struct error *err)
 	h->app = app;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->idle, NULL);
+	pthread_cond_init(&h->timer_wake, NULL);
+	h->timer_running = true;
+	if (pthread_create(&h->timer, NULL, timer_thread, h)) {
+		h->timer_running = false;
+		error_set(err, 0, "cannot start the timer thread");
+		goto fail;
+	}
 
 	struct sockaddr_storage ss = {0};
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
@@ -599,6 +855,7 @@ int http_start(struct app *app, struct http **out, struct error *err)
 		/* libmicrohttpd clears a connection's memory pool for every request, so its
 		 * size is paid per request: 16 KiB holds any sane request head. */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK,
 		no_unescape, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
 	if (!h->daemon) {
@@ -628,6 +885,7 @@ void http_stop(struct http *h)
 		MHD_quiesce_daemon(h->daemon);
 		pthread_mutex_lock(&h->lock);
 		h->stopping = true;
+		pthread_cond_signal(&h->timer_wake); /* delays end now */
 		/* Stopping the daemon with a suspended connection is fatal to
 		 * libmicrohttpd; no new request defers now, and the store thread still
 		 * runs, so every suspended one is answered soon. */
@@ -644,6 +902,14 @@ void http_stop(struct http *h)
 		pthread_mutex_unlock(&h->lock);
 		MHD_stop_daemon(h->daemon);
 	}
+	if (h->timer_running) {
+		pthread_mutex_lock(&h->lock);
+		h->timer_running = false;
+		pthread_cond_signal(&h->timer_wake);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->timer, NULL);
+	}
+	pthread_cond_destroy(&h->timer_wake);
 	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->lock);
 	free(h);

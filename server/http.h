@@ -34,6 +34,11 @@ const cJSON *request_json(const struct request *r);
  * err 400 "Query parameter take must be given once" when it appears twice.
  * The value lives as long as the request. */
 int request_query(struct request *r, const char *name, const char **value, struct error *err);
+/* The value of request header name, or NULL. */
+const char *request_header(const struct request *r, const char *name);
+/* The contact before and after the change, as JSON text, for the journal
+ * (heap strings the request takes over; either may be NULL). */
+void request_journal_contacts(struct request *r, char *before, char *after);
 /* Adds a header to the answer (both strings copied). */
 void request_add_header(struct request *r, const char *name, const char *value);
 

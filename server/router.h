@@ -11,6 +11,7 @@ typedef void route_handler(struct request *r);
 enum route_flags {
 	ROUTE_ORG = 1 << 0,	  /* an /orgs route: Bearer key, params[0] is the org */
 	ROUTE_JSON_BODY = 1 << 1, /* takes a JSON body (size, Content-Type, parse) */
+	ROUTE_ADMIN = 1 << 2,	  /* the admin API: --admin-token if set */
 };
 
 struct route {
