@@ -22,6 +22,7 @@ struct app {
 	struct ratelimit *ratelimit; /* NULL unless --rate-limit */
 	struct http *http;
 	int64_t started_ms;
+	int64_t started_mono_ms; /* CLOCK_MONOTONIC, for the uptime */
 };
 
 /* Loads the fixtures, opens the database (loading the fixtures into it when it

@@ -8,3 +8,5 @@ extern const char embedded_migration_002[]; /* schema/migrations/002-list-indexe
 extern const size_t embedded_migration_002_len;
 extern const char embedded_demo_json[]; /* fixtures/demo.json, NUL-terminated */
 extern const size_t embedded_demo_json_len;
+extern const char embedded_openapi_json[]; /* schema/openapi.json */
+extern const size_t embedded_openapi_json_len;

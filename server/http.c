@@ -264,13 +264,31 @@ static void job_done(void *arg, int rc, const struct error *err)
 	MHD_resume_connection(r->conn);
 }
 
+static void defer(struct request *r,
+		  int (*run)(struct store *s, struct request *r, struct error *err),
+		  void (*then)(struct request *r), bool alone);
+
 void request_defer(struct request *r,
 		   int (*run)(struct store *s, struct request *r, struct error *err),
 		   void (*then)(struct request *r))
 {
+	defer(r, run, then, false);
+}
+
+void request_defer_alone(struct request *r,
+			 int (*run)(struct store *s, struct request *r, struct error *err),
+			 void (*then)(struct request *r))
+{
+	defer(r, run, then, true);
+}
+
+static void defer(struct request *r,
+		  int (*run)(struct store *s, struct request *r, struct error *err),
+		  void (*then)(struct request *r), bool alone)
+{
 	r->deferred = run;
 	r->then = then;
-	r->job = (struct store_job){.run = job_run, .done = job_done, .arg = r};
+	r->job = (struct store_job){.run = job_run, .done = job_done, .arg = r, .alone = alone};
 	pthread_mutex_lock(&r->http->lock);
 	bool stopping = r->http->stopping;
 	if (!stopping) {
@@ -359,7 +377,8 @@ static enum MHD_Result send_reply(struct request *r)
 	if (!resp)
 		return MHD_NO;
 	r->resp = NULL; /* libmicrohttpd frees it with the response */
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (r->status != 204)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (r->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->close)

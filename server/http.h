@@ -60,3 +60,8 @@ void request_reply_error(struct request *r, const struct error *err);
 void request_defer(struct request *r,
 		   int (*run)(struct store *s, struct request *r, struct error *err),
 		   void (*then)(struct request *r));
+/* As request_defer, but run is called between transactions, alone (a
+ * whole-store reset, which replaces the database under any transaction). */
+void request_defer_alone(struct request *r,
+			 int (*run)(struct store *s, struct request *r, struct error *err),
+			 void (*then)(struct request *r));

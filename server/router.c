@@ -1,6 +1,7 @@
 /* See router.h. The route table is the list of what invent-mock serves. */
 #include "router.h"
 
+#include "admin.h"
 #include "api_contacts.h"
 #include "xalloc.h"
 
@@ -17,6 +18,21 @@ static const struct route routes[] = {
 	{"GET", "/orgs/{org_id}/contacts/{contact_id}/segments", api_contacts_segments, ROUTE_ORG},
 	{"POST", "/orgs/{org_id}/contacts/{contact_id}/segments/{segment_id}",
 	 api_contacts_add_segment, ROUTE_ORG},
+	{"GET", "/openapi.json", admin_openapi, 0},
+	{"GET", "/__admin/health", admin_health, ROUTE_ADMIN},
+	{"POST", "/__admin/reset", admin_reset, ROUTE_ADMIN | ROUTE_JSON_BODY},
+	{"POST", "/__admin/orgs", admin_org_create, ROUTE_ADMIN | ROUTE_JSON_BODY},
+	{"DELETE", "/__admin/orgs/{org_id}", admin_org_delete, ROUTE_ADMIN},
+	{"GET", "/__admin/orgs/{org_id}/contacts/{contact_id}", admin_contact, ROUTE_ADMIN},
+	{"GET", "/__admin/requests", admin_requests, ROUTE_ADMIN},
+	{"DELETE", "/__admin/requests", admin_requests_clear, ROUTE_ADMIN},
+	{"GET", "/__admin/requests/count", admin_requests_count, ROUTE_ADMIN},
+	{"GET", "/__admin/faults", admin_faults_list, ROUTE_ADMIN},
+	{"POST", "/__admin/faults", admin_faults_add, ROUTE_ADMIN | ROUTE_JSON_BODY},
+	{"DELETE", "/__admin/faults", admin_faults_clear, ROUTE_ADMIN},
+	{"DELETE", "/__admin/faults/{id}", admin_fault_remove, ROUTE_ADMIN},
+	{"GET", "/__admin/clock", admin_clock_get, ROUTE_ADMIN},
+	{"POST", "/__admin/clock", admin_clock_set, ROUTE_ADMIN | ROUTE_JSON_BODY},
 };
 
 static int hexval(char c)

@@ -1,0 +1,408 @@
+/* See admin.h. */
+#include "admin.h"
+
+#include "app.h"
+#include "auth.h"
+#include "clock.h"
+#include "contact_json.h"
+#include "embedded.h"
+#include "faults.h"
+#include "fixtures.h"
+#include "http.h"
+#include "ids.h"
+#include "journal.h"
+#include "store.h"
+#include "xalloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct admin_op {
+	char org_id[IDS_MAX], api_key[IDS_MAX];
+	char *reset_org;
+	struct contact contact;
+	int64_t orgs, contacts;
+	double duration_ms;
+};
+
+static void op_free(void *p)
+{
+	struct admin_op *op = p;
+	free(op->reset_org);
+	contact_cleanup(&op->contact);
+	free(op);
+}
+
+static struct admin_op *op_new(struct request *r)
+{
+	struct admin_op *op = xcalloc(1, sizeof *op);
+	request_set_data(r, op, op_free);
+	return op;
+}
+
+static void reply_json(struct request *r, int status, cJSON *v)
+{
+	size_t len;
+	char *s = contact_json_print(v, &len);
+	cJSON_Delete(v);
+	request_reply(r, status, s, len);
+}
+
+static void reply_no_content(struct request *r)
+{
+	request_reply(r, 204, xstrdup(""), 0);
+}
+
+static void reply_err(struct request *r, int status, const char *msg)
+{
+	struct error e = {.status = status};
+	snprintf(e.msg, sizeof e.msg, "%s", msg);
+	request_reply_error(r, &e);
+}
+
+/* Fields outside names are refused, as on the emulated API. */
+static int only_fields(const cJSON *body, const char *const *names, struct error *err)
+{
+	if (body && !cJSON_IsObject(body))
+		return error_set(err, 400, "Body must be a JSON object");
+	for (const cJSON *f = body ? body->child : NULL; f; f = f->next) {
+		bool known = false;
+		for (const char *const *n = names; *n && !known; n++)
+			known = !strcmp(*n, f->string);
+		if (!known)
+			return error_set(err, 400, "property %.200s should not exist", f->string);
+	}
+	return 0;
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* --- Health --- */
+
+static int health_run(struct store *s, struct request *r, struct error *err)
+{
+	struct admin_op *op = request_data(r);
+	return store_counts(s, &op->orgs, &op->contacts, err);
+}
+
+static void health_reply(struct request *r)
+{
+	struct admin_op *op = request_data(r);
+	struct app *app = request_app(r);
+	int64_t now = clock_now_ms(app->clock);
+	char t[CLOCK_TEXT_SIZE];
+	clock_format(now, t);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", "ok");
+	cJSON_AddStringToObject(o, "version", INVENT_MOCK_VERSION);
+	struct timespec mono;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	cJSON_AddNumberToObject(o, "uptime_ms",
+				(double)((int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000 - app->started_mono_ms));
+	cJSON_AddStringToObject(o, "db", app->config->db_path);
+	cJSON_AddNumberToObject(o, "orgs", (double)op->orgs);
+	cJSON_AddNumberToObject(o, "contacts", (double)op->contacts);
+	cJSON_AddStringToObject(o, "fixtures", app->fixture->source);
+	cJSON_AddStringToObject(o, "fixtures_hash", app->fixture->hash);
+	cJSON_AddStringToObject(o, "clock", t);
+	cJSON_AddBoolToObject(o, "clock_frozen", clock_is_frozen(app->clock));
+	reply_json(r, 200, o);
+}
+
+void admin_health(struct request *r)
+{
+	op_new(r);
+	request_defer(r, health_run, health_reply);
+}
+
+/* --- Reset --- */
+
+static int reset_run(struct store *s, struct request *r, struct error *err)
+{
+	struct admin_op *op = request_data(r);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = op->reset_org ? store_reset_org(s, op->reset_org, err) : store_reset(s, err);
+	/* Isolated orgs and their keys are gone with a whole-store reset. */
+	if (!rc && !op->reset_org)
+		rc = auth_reload(request_app(r)->auth, s, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	op->duration_ms = ms_between(&t0, &t1);
+	return rc;
+}
+
+static void reset_reply(struct request *r)
+{
+	struct admin_op *op = request_data(r);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "duration_ms", round(op->duration_ms * 1000) / 1000);
+	reply_json(r, 200, o);
+}
+
+void admin_reset(struct request *r)
+{
+	struct admin_op *op = op_new(r);
+	static const char *const fields[] = {"org_id", NULL};
+	const cJSON *body = request_json(r), *org;
+	struct error err = {0};
+	if (only_fields(body, fields, &err)) {
+		request_reply_error(r, &err);
+		return;
+	}
+	if ((org = cJSON_GetObjectItemCaseSensitive(body, "org_id")) && !cJSON_IsNull(org)) {
+		if (!cJSON_IsString(org)) {
+			reply_err(r, 400, "org_id must be a string");
+			return;
+		}
+		op->reset_org = xstrdup(org->valuestring);
+		request_defer(r, reset_run, reset_reply);
+		return;
+	}
+	/* The whole store is replaced between transactions. */
+	request_defer_alone(r, reset_run, reset_reply);
+}
+
+/* --- Isolated orgs --- */
+
+static int org_create_run(struct store *s, struct request *r, struct error *err)
+{
+	struct admin_op *op = request_data(r);
+	const cJSON *from = cJSON_GetObjectItemCaseSensitive(request_json(r), "from");
+	if (store_org_copy(s, from->valuestring, op->org_id, op->api_key, err))
+		return -1;
+	return auth_reload(request_app(r)->auth, s, err);
+}
+
+static void org_create_reply(struct request *r)
+{
+	struct admin_op *op = request_data(r);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "org_id", op->org_id);
+	cJSON_AddStringToObject(o, "api_key", op->api_key);
+	reply_json(r, 201, o);
+}
+
+void admin_org_create(struct request *r)
+{
+	struct admin_op *op = op_new(r);
+	static const char *const fields[] = {"from", NULL};
+	const cJSON *body = request_json(r);
+	struct error err = {0};
+	if (only_fields(body, fields, &err)) {
+		request_reply_error(r, &err);
+		return;
+	}
+	const cJSON *from = cJSON_GetObjectItemCaseSensitive(body, "from");
+	if (!cJSON_IsString(from)) {
+		reply_err(r, 400, "from must be the id of a fixture org");
+		return;
+	}
+	struct ids *ids = request_app(r)->ids;
+	ids_generate(ids, "org_", op->org_id);
+	ids_generate(ids, "sk_test_", op->api_key);
+	request_defer(r, org_create_run, org_create_reply);
+}
+
+static int org_delete_run(struct store *s, struct request *r, struct error *err)
+{
+	if (store_org_delete(s, request_param(r, 0), err))
+		return -1;
+	return auth_reload(request_app(r)->auth, s, err);
+}
+
+void admin_org_delete(struct request *r)
+{
+	op_new(r);
+	request_defer(r, org_delete_run, reply_no_content);
+}
+
+/* --- Any contact, without a key --- */
+
+static int contact_run(struct store *s, struct request *r, struct error *err)
+{
+	struct admin_op *op = request_data(r);
+	return store_contact_get(s, request_param(r, 0), request_param(r, 1), &op->contact, err);
+}
+
+static void contact_reply(struct request *r)
+{
+	struct admin_op *op = request_data(r);
+	size_t len;
+	char *body = contact_json_render(&op->contact, &len);
+	request_reply(r, 200, body, len);
+}
+
+void admin_contact(struct request *r)
+{
+	op_new(r);
+	request_defer(r, contact_run, contact_reply);
+}
+
+/* --- The journal --- */
+
+static int journal_filter(struct request *r, struct journal_filter *f, struct error *err)
+{
+	const char *status, *since, *limit;
+	memset(f, 0, sizeof *f);
+	if (request_query(r, "method", &f->method, err) || request_query(r, "path", &f->path, err) ||
+	    request_query(r, "org_id", &f->org_id, err) || request_query(r, "status", &status, err) ||
+	    request_query(r, "since", &since, err) || request_query(r, "limit", &limit, err))
+		return -1;
+	char *end;
+	if (status) {
+		long v = strtol(status, &end, 10);
+		if (*end || v < 100 || v > 599)
+			return error_set(err, 400, "status must be an integer from 100 to 599");
+		f->status = (int)v;
+	}
+	if (since) {
+		if (clock_parse(since, &f->since_ms))
+			return error_set(err, 400, "since must be an RFC 3339 date-time");
+		f->has_since = true;
+	}
+	if (limit) {
+		long long v = strtoll(limit, &end, 10);
+		if (*end || v < 1 || *limit == '+' || *limit == ' ')
+			return error_set(err, 400, "limit must be a positive integer");
+		f->limit = (size_t)v;
+	}
+	return 0;
+}
+
+static void requests(struct request *r, bool count)
+{
+	struct journal_filter f;
+	struct error err = {0};
+	if (journal_filter(r, &f, &err)) {
+		request_reply_error(r, &err);
+		return;
+	}
+	size_t len;
+	char *body = journal_query(request_app(r)->journal, &f, count, &len);
+	request_reply(r, 200, body, len);
+}
+
+void admin_requests(struct request *r)
+{
+	requests(r, false);
+}
+
+void admin_requests_count(struct request *r)
+{
+	requests(r, true);
+}
+
+void admin_requests_clear(struct request *r)
+{
+	journal_clear(request_app(r)->journal);
+	reply_no_content(r);
+}
+
+/* --- Faults --- */
+
+void admin_faults_list(struct request *r)
+{
+	size_t len;
+	char *body = faults_list(request_app(r)->faults, &len);
+	request_reply(r, 200, body, len);
+}
+
+void admin_faults_add(struct request *r)
+{
+	char *rule;
+	struct error err = {0};
+	if (faults_add(request_app(r)->faults, request_json(r), &rule, &err)) {
+		request_reply_error(r, &err);
+		return;
+	}
+	request_reply(r, 201, rule, strlen(rule));
+}
+
+void admin_faults_clear(struct request *r)
+{
+	faults_clear(request_app(r)->faults);
+	reply_no_content(r);
+}
+
+void admin_fault_remove(struct request *r)
+{
+	const char *id = request_param(r, 0);
+	char *end;
+	long long v = strtoll(id, &end, 10);
+	struct error err = {0};
+	if (*end || v < 1)
+		error_set(&err, 404, "Fault %.64s not found", id);
+	else if (!faults_remove(request_app(r)->faults, v, &err)) {
+		reply_no_content(r);
+		return;
+	}
+	request_reply_error(r, &err);
+}
+
+/* --- The clock --- */
+
+void admin_clock_get(struct request *r)
+{
+	struct clock *c = request_app(r)->clock;
+	char t[CLOCK_TEXT_SIZE];
+	clock_format(clock_now_ms(c), t);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "now", t);
+	cJSON_AddBoolToObject(o, "frozen", clock_is_frozen(c));
+	reply_json(r, 200, o);
+}
+
+void admin_clock_set(struct request *r)
+{
+	static const char *const fields[] = {"frozen_at", "advance_ms", "mode", NULL};
+	const cJSON *body = request_json(r);
+	struct error err = {0};
+	if (only_fields(body, fields, &err)) {
+		request_reply_error(r, &err);
+		return;
+	}
+	struct clock *c = request_app(r)->clock;
+	const cJSON *frozen = cJSON_GetObjectItemCaseSensitive(body, "frozen_at"),
+		    *advance = cJSON_GetObjectItemCaseSensitive(body, "advance_ms"),
+		    *mode = cJSON_GetObjectItemCaseSensitive(body, "mode");
+	if (!!frozen + !!advance + !!mode != 1) {
+		reply_err(r, 400, "Give exactly one of frozen_at, advance_ms, mode");
+		return;
+	}
+	int64_t ms;
+	if (frozen) {
+		if (!cJSON_IsString(frozen) || clock_parse(frozen->valuestring, &ms)) {
+			reply_err(r, 400, "frozen_at must be an RFC 3339 date-time");
+			return;
+		}
+		clock_freeze(c, ms);
+	} else if (advance) {
+		if (!cJSON_IsNumber(advance) || advance->valuedouble < 0 ||
+		    advance->valuedouble != floor(advance->valuedouble) || advance->valuedouble > 1e15) {
+			reply_err(r, 400, "advance_ms must be a whole number, 0 or more");
+			return;
+		}
+		clock_advance(c, (int64_t)advance->valuedouble);
+	} else {
+		if (!cJSON_IsString(mode) || strcmp(mode->valuestring, "real")) {
+			reply_err(r, 400, "mode must be \"real\"");
+			return;
+		}
+		clock_set_real(c);
+	}
+	admin_clock_get(r);
+}
+
+/* --- The published contract --- */
+
+void admin_openapi(struct request *r)
+{
+	request_reply(r, 200, xstrndup(embedded_openapi_json, embedded_openapi_json_len),
+		      embedded_openapi_json_len);
+}
