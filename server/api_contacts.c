@@ -23,6 +23,9 @@ struct op {
 	struct contact_create create;
 	struct store_list_query query;
 	struct contact contact;	  /* the contact answered */
+	struct contact before;	  /* PATCH: its own fields before the change; shares
+				   * contact's channels and segments (a PATCH changes neither) */
+	bool changed;
 	struct contact *contacts; /* a page of contacts */
 	struct segment *segments; /* a page of segments */
 	size_t n;
@@ -34,6 +37,10 @@ static void op_free(void *p)
 	struct op *op = p;
 	contact_patch_cleanup(&op->patch);
 	contact_create_cleanup(&op->create);
+	op->before.channels = NULL; /* borrowed from op->contact */
+	op->before.segments = NULL;
+	op->before.n_channels = op->before.n_segments = 0;
+	contact_cleanup(&op->before);
 	contact_cleanup(&op->contact);
 	for (size_t i = 0; op->contacts && i < op->n; i++)
 		contact_cleanup(&op->contacts[i]);
@@ -150,11 +157,6 @@ static void reply_contact(struct request *r, int status)
 	request_reply(r, status, body, len);
 }
 
-static void reply_contact_200(struct request *r)
-{
-	reply_contact(r, 200);
-}
-
 static void reply_contact_201(struct request *r)
 {
 	reply_contact(r, 201);
@@ -185,10 +187,27 @@ static int patch_run(struct store *s, struct request *r, struct error *err)
 	struct op *op = request_data(r);
 	if (store_contact_get(s, request_org(r), request_param(r, 1), &op->contact, err))
 		return -1;
+	/* For the journal: the fields a PATCH can change, before it does. */
+	struct contact *c = &op->contact;
+	op->before = *c;
+	op->before.id = xstrdup(c->id);
+	op->before.name = xstrdup_null(c->name);
+	op->before.unsubscribe_reason = xstrdup_null(c->unsubscribe_reason);
+	op->before.unsubscribe_feedback = xstrdup_null(c->unsubscribe_feedback);
 	/* The clock is read here, when the change is applied, not when it arrived. */
-	if (contact_patch_apply(&op->contact, &op->patch, now_ms(r)))
-		return store_contact_update(s, &op->contact, err);
-	return 0;
+	op->changed = contact_patch_apply(c, &op->patch, now_ms(r));
+	return op->changed ? store_contact_update(s, c, err) : 0;
+}
+
+/* The PATCH answer, and the contact before and after it for the journal. */
+static void reply_patched(struct request *r)
+{
+	struct op *op = request_data(r);
+	size_t len;
+	char *body = contact_json_render(&op->contact, &len);
+	if (op->changed)
+		request_journal_contacts(r, contact_json_render(&op->before, NULL), xstrdup(body));
+	request_reply(r, 200, body, len);
 }
 
 void api_contacts_patch(struct request *r)
@@ -199,7 +218,7 @@ void api_contacts_patch(struct request *r)
 		request_reply_error(r, &err);
 		return;
 	}
-	request_defer(r, patch_run, reply_contact_200);
+	request_defer(r, patch_run, reply_patched);
 }
 
 /* --- GET /orgs/{org_id}/contacts --- */
