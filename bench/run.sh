@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks invent-mock. Run from the project root:
 #
-#   bash bench/run.sh [all|ready|patch|list]      (default: all)
+#   bash bench/run.sh [all|ready|patch|list|reset]      (default: all)
 #
 # Installs what is missing (Debian packages), builds a release binary in
 # build-release/, writes a bench fixture into a temp dir, runs the selected
@@ -24,8 +24,8 @@
 # BENCHES, and to REPORT_ORDER where its section belongs.
 set -euo pipefail
 
-BENCHES=(ready patch list)          # what "all" runs, in this order
-REPORT_ORDER=(patch ready rss list) # report sections, in print order
+BENCHES=(ready patch list reset)          # what "all" runs, in this order
+REPORT_ORDER=(patch ready rss list reset) # report sections, in print order
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONTACTS=${BENCH_CONTACTS:-1000}
@@ -144,7 +144,7 @@ start_server() {
 	local fixture=$1 db=$2 line=
 	[[ -z $SERVER_PID ]] || die "start_server: a server is already running"
 	# shellcheck disable=SC2086  # BENCH_SERVER_ARGS is meant to be word-split
-	"$BIN" --port 0 --db "$db" --fixtures "$fixture" --log off $BENCH_SERVER_ARGS \
+	"$BIN" --port 0 --db "$db" ${fixture:+--fixtures "$fixture"} --log off $BENCH_SERVER_ARGS \
 		</dev/null >"$TMP/server.out" 2>"$TMP/server.err" &
 	SERVER_PID=$!
 	for _ in $(seq 300); do # 30 s
@@ -364,6 +364,26 @@ bench_list() {
 		server_alive || { problem "the server died during list $q"; break; }
 	done
 	stop_server
+}
+
+# POST /__admin/reset: the demo data (what tests reset between cases), then
+# 10,000 contacts; both on a database file.
+bench_reset() {
+	local out=$TMP/report-reset.txt fixture line
+	echo "POST /__admin/reset (20 resets each, db on a file):" >"$out"
+	for data in demo 10000; do
+		if [[ $data == demo ]]; then
+			fixture=""
+		else
+			fixture=$(make_fixture 10000)
+		fi
+		start_server "$fixture" "$TMP/reset-$data.db"
+		log "reset: $data data, server pid $SERVER_PID"
+		while IFS= read -r line; do
+			printf '  %-16s %s\n' "$([[ $data == demo ]] && echo "demo data:" || echo "10000 contacts:")" "$line" >>"$out"
+		done < <(python3 bench/reset_time.py "$SERVER_PORT" 20)
+		stop_server
+	done
 }
 
 # --- report ------------------------------------------------------------------
