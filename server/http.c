@@ -489,6 +489,9 @@ static void route_request(struct request *r)
 		snprintf(org, sizeof org, "%s", path_org);
 	else
 		auth_key_org(app->auth, request_header(r, MHD_HTTP_HEADER_AUTHORIZATION), org);
+	/* The journal files the request under the org it names even when a fault or
+	 * a bad key answers it; auth_check() resolves it again for a good key. */
+	memcpy(r->org, org, sizeof org);
 	if (!faults_match(app->faults, r->method, r->path, org[0] ? org : NULL, &r->fault))
 		return;
 	r->faulted = true;
