@@ -312,11 +312,27 @@ static void defer(struct request *r,
 static double ms_since(const struct timespec *t0);
 static void apply_fault_answer(struct request *r);
 
-static enum MHD_Result add_header_json(void *cls, enum MHD_ValueKind kind, const char *key,
-				       const char *value)
+struct packed {
+	char *buf;
+	size_t len, cap;
+};
+
+static void pack(struct packed *p, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	if (p->len + n + 1 > p->cap) {
+		p->cap = (p->len + n + 1) * 2;
+		p->buf = xrealloc(p->buf, p->cap);
+	}
+	memcpy(p->buf + p->len, s, n);
+	p->len += n;
+	p->buf[p->len] = '\0';
+}
+
+static enum MHD_Result pack_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
 {
 	(void)kind;
-	cJSON *o = cls;
 	const char *v = value ? value : "";
 	char redacted[16];
 	if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) {
@@ -325,14 +341,8 @@ static enum MHD_Result add_header_json(void *cls, enum MHD_ValueKind kind, const
 		snprintf(redacted, sizeof redacted, "...%s", n > 4 ? v + n - 4 : "");
 		v = redacted;
 	}
-	cJSON *old = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (old) {
-		char *joined = xasprintf("%s, %s", old->valuestring, v);
-		cJSON_ReplaceItemInObjectCaseSensitive(o, key, cJSON_CreateString(joined));
-		free(joined);
-	} else {
-		cJSON_AddStringToObject(o, key, v);
-	}
+	pack(cls, key);
+	pack(cls, v);
 	return MHD_YES;
 }
 
@@ -340,10 +350,10 @@ static enum MHD_Result add_header_json(void *cls, enum MHD_ValueKind kind, const
 static void journal_request(struct request *r)
 {
 	struct app *app = r->http->app;
-	if (strncmp(r->path, "/orgs/", 6) && strcmp(r->path, "/orgs"))
+	if (!app->config->journal_size || (strncmp(r->path, "/orgs/", 6) && strcmp(r->path, "/orgs")))
 		return;
-	cJSON *headers = cJSON_CreateObject();
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_json, headers);
+	struct packed headers = {xcalloc(1, 1), 0, 1};
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, pack_header, &headers);
 	const char *q = r->uri ? strchr(r->uri, '?') : NULL;
 	struct journal_entry e = {
 		.time_ms = clock_now_ms(app->clock),
@@ -351,7 +361,7 @@ static void journal_request(struct request *r)
 		.method = xstrdup(r->method),
 		.path = xstrdup(r->path),
 		.query = q ? xstrdup(q + 1) : NULL,
-		.request_headers = cJSON_PrintUnformatted(headers),
+		.request_headers = headers.buf,
 		.request_body = r->body ? xstrndup(r->body, r->body_len) : NULL,
 		.status = r->status,
 		.response_body = r->resp ? xstrndup(r->resp, r->resp_len) : NULL,
@@ -361,7 +371,6 @@ static void journal_request(struct request *r)
 		.org_id = r->org[0] ? xstrdup(r->org) : NULL,
 	};
 	r->journal_before = r->journal_after = NULL;
-	cJSON_Delete(headers);
 	journal_add(app->journal, &e);
 }
 

@@ -131,7 +131,20 @@ static cJSON *entry_json(int64_t id, const struct journal_entry *e)
 	add_text(o, "method", e->method);
 	add_text(o, "path", e->path);
 	add_text(o, "query", e->query);
-	add_raw(o, "request_headers", e->request_headers);
+	cJSON *h = cJSON_AddObjectToObject(o, "request_headers");
+	for (const char *k = e->request_headers; k && *k;) {
+		const char *v = k + strlen(k) + 1;
+		cJSON *old = cJSON_GetObjectItemCaseSensitive(h, k);
+		if (old) {
+			/* A header sent twice reads as one, values joined (RFC 9110 5.3). */
+			char *joined = xasprintf("%s, %s", old->valuestring, v);
+			cJSON_ReplaceItemInObjectCaseSensitive(h, k, cJSON_CreateString(joined));
+			free(joined);
+		} else {
+			cJSON_AddStringToObject(h, k, v);
+		}
+		k = v + strlen(v) + 1;
+	}
 	add_text(o, "request_body", e->request_body);
 	cJSON_AddNumberToObject(o, "status", e->status);
 	add_text(o, "response_body", e->response_body);

@@ -15,7 +15,8 @@ struct journal;
 struct journal_entry {
 	int64_t time_ms;
 	char *client, *method, *path, *query;
-	char *request_headers; /* JSON object text */
+	char *request_headers; /* "name\0value\0name\0value\0\0": packed, so recording
+				* costs one copy; rendered as a JSON object on query */
 	char *request_body;
 	int status;
 	char *response_body;
