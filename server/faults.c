@@ -181,13 +181,29 @@ bool faults_match(struct faults *f, const char *method, const char *path, const 
 		if ((r->method && strcmp(r->method, method)) || fnmatch(r->path, path, 0) ||
 		    (r->org_id && (!org_id || strcmp(r->org_id, org_id))))
 			continue;
-		r->used++;
+		if (!r->hit.after_commit)
+			r->used++;
 		*hit = r->hit;
 		hit->body = xstrdup_null(r->hit.body);
+		hit->rule_id = r->id;
 		found = true;
 	}
 	pthread_mutex_unlock(&f->lock);
 	return found;
+}
+
+bool faults_use(struct faults *f, int64_t id)
+{
+	bool ok = false;
+	pthread_mutex_lock(&f->lock);
+	for (struct rule *r = f->head; r; r = r->next)
+		if (r->id == id && (!r->times || r->used < r->times)) {
+			r->used++;
+			ok = true;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+	return ok;
 }
 
 char *faults_list(struct faults *f, size_t *len)

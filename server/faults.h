@@ -17,6 +17,7 @@ struct fault_hit {
 	int64_t delay_ms; /* wait this long first */
 	bool drop;	  /* close the connection with no answer */
 	bool after_commit; /* apply the change, then answer status instead */
+	int64_t rule_id;
 };
 
 struct faults *faults_new(void);
@@ -27,10 +28,14 @@ void faults_free(struct faults *f);
 int faults_add(struct faults *f, const cJSON *body, char **rule_json, struct error *err);
 
 /* Finds the first rule, in the order added, that matches and has uses left;
- * uses one and fills *hit (free hit->body). org_id is the org the request acts
- * on, or NULL when it cannot be told. Returns whether one matched. */
+ * uses one and fills *hit (free hit->body). An after_commit rule is not used
+ * yet: only a request that succeeds uses it (faults_use). org_id is the org the
+ * request acts on, or NULL when it cannot be told. Returns whether one matched. */
 bool faults_match(struct faults *f, const char *method, const char *path, const char *org_id,
 		  struct fault_hit *hit);
+
+/* Uses one of rule id's uses; false if it has none left or is gone. */
+bool faults_use(struct faults *f, int64_t id);
 
 /* Every rule with its remaining uses, as a JSON array (free()). */
 char *faults_list(struct faults *f, size_t *len);

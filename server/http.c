@@ -376,7 +376,8 @@ static void journal_request(struct request *r)
 
 static enum MHD_Result send_reply(struct request *r)
 {
-	if (r->faulted && r->fault.after_commit && r->status >= 200 && r->status < 300) {
+	if (r->faulted && r->fault.after_commit && r->status >= 200 && r->status < 300 &&
+	    faults_use(r->http->app->faults, r->fault.rule_id)) {
 		/* The change is committed; the client is told it failed. */
 		apply_fault_answer(r);
 	}
@@ -573,9 +574,9 @@ static void finish(struct request *r)
 static void append_body(struct request *r, const char *data, size_t n)
 {
 	size_t max = r->http->app->config->max_body;
-	/* The body of a request already answered (libmicrohttpd still reads it) or
-	 * of an endpoint that takes none is ignored. */
-	if (r->replied || r->body_too_large || !(r->match.route->flags & ROUTE_JSON_BODY))
+	/* The body of an endpoint that takes none is ignored. That of a request
+	 * already answered is still kept, within the limit, for the journal. */
+	if (r->body_too_large || !r->match.route || !(r->match.route->flags & ROUTE_JSON_BODY))
 		return;
 	if (n > max - r->body_len) {
 		r->body_too_large = true;
@@ -730,13 +731,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			reply_errorf(r, 503, "The server is shutting down");
 		} else {
 			route_request(r);
-			if (r->faulted && r->fault.drop) {
-				journal_request(r); /* status 0: no answer */
-				return MHD_NO;	    /* the connection closes */
-			}
 			if (!r->replied && r->faulted && r->fault.delay_ms) {
 				delay_request(r);
 				return MHD_YES;
+			}
+			if (r->faulted && r->fault.drop) {
+				journal_request(r); /* status 0: no answer */
+				return MHD_NO;	    /* the connection closes */
 			}
 			if (!r->replied)
 				check_headers(r);
@@ -747,6 +748,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		/* Resumed after the delay: libmicrohttpd calls again as at the start. */
 		done_waiting(r);
 		r->phase = PHASE_BEGUN;
+		if (r->fault.drop) {
+			journal_request(r);
+			return MHD_NO;
+		}
 		check_headers(r);
 		return r->replied && !drain_body_first(r) ? send_reply(r) : MHD_YES;
 	}
