@@ -17,7 +17,8 @@
 #endif
 
 enum opt_id { O_HOST, O_PORT, O_DB, O_FIXTURES, O_RESET, O_LENIENT, O_MAX_BODY, O_LOG, O_SYNC,
-	      O_THREADS, O_ADMIN_TOKEN, O_JOURNAL_SIZE, O_CLOCK, O_SEED, O_RATE_LIMIT,
+	      O_THREADS, O_MAX_CONNECTIONS, O_MAX_CONNECTIONS_PER_IP, O_IDLE_TIMEOUT,
+	      O_CONNECTION_MEMORY, O_ADMIN_TOKEN, O_JOURNAL_SIZE, O_CLOCK, O_SEED, O_RATE_LIMIT,
 	      O_RATE_LIMIT_PER_MINUTE, O_HELP, O_VERSION, O__COUNT };
 
 static const struct {
@@ -36,6 +37,10 @@ static const struct {
 	[O_LOG] = {"log", "INVENT_MOCK_LOG", "text|json|off", "request log on stderr (default text)"},
 	[O_SYNC] = {"sync", "INVENT_MOCK_SYNC", "normal|full", "normal: writes survive a crash; full: also power loss (default normal)"},
 	[O_THREADS] = {"threads", "INVENT_MOCK_THREADS", "N", "HTTP threads (default 1; SQLite work has its own thread)"},
+	[O_MAX_CONNECTIONS] = {"max-connections", "INVENT_MOCK_MAX_CONNECTIONS", "N", "connections open at once (default 1000)"},
+	[O_MAX_CONNECTIONS_PER_IP] = {"max-connections-per-ip", "INVENT_MOCK_MAX_CONNECTIONS_PER_IP", "N", "connections open at once from one address (default 512)"},
+	[O_IDLE_TIMEOUT] = {"idle-timeout", "INVENT_MOCK_IDLE_TIMEOUT", "SECONDS", "close a connection silent this long; 0: never (default 60)"},
+	[O_CONNECTION_MEMORY] = {"connection-memory", "INVENT_MOCK_CONNECTION_MEMORY", "BYTES", "memory for one request's line and headers (default 16384)"},
 	[O_ADMIN_TOKEN] = {"admin-token", "INVENT_MOCK_ADMIN_TOKEN", "TOKEN", "require Authorization: Bearer TOKEN on /__admin/ (default: none)"},
 	[O_JOURNAL_SIZE] = {"journal-size", "INVENT_MOCK_JOURNAL_SIZE", "N", "requests the journal keeps, oldest dropped first (default 10000)"},
 	[O_CLOCK] = {"clock", "INVENT_MOCK_CLOCK", "DATE-TIME", "start with the clock frozen at this RFC 3339 instant"},
@@ -56,6 +61,10 @@ void config_init(struct config *out)
 		.log = CONFIG_LOG_TEXT,
 		.threads = 1,
 		.journal_size = 10000,
+		.max_connections = 1000,
+		.max_connections_per_ip = 512,
+		.idle_timeout = 60,
+		.connection_memory = 16384,
 		.rate_limit_per_minute = 500,
 	};
 }
@@ -146,6 +155,22 @@ static int apply(struct config *c, enum opt_id id, const char *val, const char *
 		else if (!parse_bool(val, &b))
 			return error_set(err, 0, "%s: \"%s\" is not a boolean (1/0, true/false)", origin, val);
 		*(id == O_RESET ? &c->reset : id == O_LENIENT ? &c->lenient : &c->rate_limit) = b;
+		return 0;
+	case O_MAX_CONNECTIONS:
+	case O_MAX_CONNECTIONS_PER_IP:
+		if (parse_uint(val, 100000, &n) || n == 0)
+			return error_set(err, 0, "%s: \"%s\" is not a count (1 to 100000)", origin, val);
+		*(id == O_MAX_CONNECTIONS ? &c->max_connections : &c->max_connections_per_ip) = (unsigned)n;
+		return 0;
+	case O_IDLE_TIMEOUT:
+		if (parse_uint(val, 86400, &n))
+			return error_set(err, 0, "%s: \"%s\" is not a number of seconds (0 to 86400)", origin, val);
+		c->idle_timeout = (unsigned)n;
+		return 0;
+	case O_CONNECTION_MEMORY:
+		if (parse_uint(val, 1 << 20, &n) || n < 4096)
+			return error_set(err, 0, "%s: \"%s\" is not a size in bytes (4096 to 1048576)", origin, val);
+		c->connection_memory = (size_t)n;
 		return 0;
 	case O_ADMIN_TOKEN:
 		free(c->admin_token);

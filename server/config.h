@@ -26,6 +26,10 @@ struct config {
 	int64_t clock_ms;
 	bool seeded;	     /* generated ids follow from seed */
 	uint64_t seed;
+	unsigned max_connections;	 /* open at once, all clients */
+	unsigned max_connections_per_ip; /* open at once from one address */
+	unsigned idle_timeout;		 /* seconds a connection may stay silent */
+	size_t connection_memory;	 /* bytes for one connection's request head */
 	bool rate_limit;     /* emulate Invent's per-IP limit */
 	unsigned rate_limit_per_minute;
 };

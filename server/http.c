@@ -889,8 +889,13 @@ int http_start(struct app *app, struct http **out, struct error *err)
 	h->daemon = MHD_start_daemon(
 		flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
 		/* libmicrohttpd clears a connection's memory pool for every request, so its
-		 * size is paid per request: 16 KiB holds any sane request head. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+		 * size is paid per request: the 16 KiB default holds any sane request head. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		/* Every client of a local emulator is 127.0.0.1: the per-address limit
+		 * must leave room for a parallel test suite. */
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK,
 		no_unescape, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
