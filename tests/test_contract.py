@@ -5,7 +5,8 @@ Run as: test_contract.py PATH/TO/invent-mock PATH/TO/schema/openapi.json [--allo
 
 Starts the binary on port 0 with --db :memory: (the built-in demo fixtures), sends a
 representative set of requests (every documented operation, its success and each
-error status it can produce) and checks every answer against the document:
+error status it can produce; then a second server with --rate-limit for the 429) and
+checks every answer against the document:
 
 - the status is documented for the operation (a wrong method on a known path: the
   path's 405, whose Allow header must list exactly the path's documented methods);
@@ -634,6 +635,27 @@ def main(argv):
         return 1
     finally:
         server.stop()
+
+    # 429, on a second server with a rate limit of 2 requests per minute.
+    limited = Server(exe, ["--port", "0", "--db", ":memory:", "--log", "off", "--rate-limit",
+                           "--rate-limit-per-minute", "2"])
+    try:
+        try:
+            limited.wait_ready()
+        except RuntimeError as e:
+            print(f"SKIP    429: the server does not start with --rate-limit ({e})")
+            limited = None
+        if limited:
+            run.port = limited.port
+            for i in range(2):
+                run.check(f"within the rate limit ({i + 1}/2)", "PATCH",
+                          "/orgs/c/contacts/ct_ada", {}, auth() + JSON_CT, 200)
+            run.check("over the rate limit", "PATCH", "/orgs/c/contacts/ct_ada", {},
+                      auth() + JSON_CT, 429, msg_prefix="Rate limit exceeded")
+            run.check("over the rate limit, list", "GET", "/orgs/c/contacts", None, auth(), 429)
+    finally:
+        if limited:
+            limited.stop()
 
     print()
     print(f"{run.checked} requests checked, {len(run.violations)} violations, "
