@@ -253,14 +253,14 @@ static int job_run(struct store *s, void *arg, struct error *err)
 	return r->deferred(s, r, err);
 }
 
-/* On the store thread, after the commit: the answer is final, wake the connection. */
+/* On the store thread, after the commit. Nothing of the request is written
+ * here: its HTTP thread reads job.rc and job.err once resumed (the resume is
+ * the hand-over; libmicrohttpd's lock orders it). */
 static void job_done(void *arg, int rc, const struct error *err)
 {
+	(void)rc;
+	(void)err;
 	struct request *r = arg;
-	if (rc) {
-		r->failed = true;
-		request_reply_error(r, err);
-	}
 	MHD_resume_connection(r->conn);
 }
 
@@ -286,9 +286,6 @@ static void defer(struct request *r,
 		  int (*run)(struct store *s, struct request *r, struct error *err),
 		  void (*then)(struct request *r), bool alone)
 {
-	r->deferred = run;
-	r->then = then;
-	r->job = (struct store_job){.run = job_run, .done = job_done, .arg = r, .alone = alone};
 	pthread_mutex_lock(&r->http->lock);
 	bool stopping = r->http->stopping;
 	if (!stopping) {
@@ -302,6 +299,10 @@ static void defer(struct request *r,
 		reply_errorf(r, 503, "The server is shutting down");
 		return;
 	}
+	/* Set only when queued: on_request reads deferred as "the store has it". */
+	r->deferred = run;
+	r->then = then;
+	r->job = (struct store_job){.run = job_run, .done = job_done, .arg = r, .alone = alone};
 	/* Suspend before queueing, so the resume can never come first. */
 	MHD_suspend_connection(r->conn);
 	store_submit(r->http->app->store, &r->job);
@@ -612,23 +613,23 @@ static void done_waiting(struct request *r)
 
 enum { HTTP_DISCARD_MAX = 16 * 1024 * 1024 };
 
-/* Whether an answer decided from the headers should wait for the body. Closing
- * a connection with unread data makes the kernel reset it, and the client may
- * then never see the answer (RFC 9112 §9.6); so the body is read and dropped
- * first, unless the client asked with Expect: 100-continue (it sends nothing
- * until told to) or the body is too large to be worth reading. */
-static bool drain_body_first(struct request *r)
+/* Whether an answer decided from the headers goes out at once, before the body.
+ * Mostly not: libmicrohttpd closes a connection answered early (a keep-alive
+ * client then has to reconnect, and pipelined requests are lost), and closing
+ * with unread data makes the kernel reset it, so the client may never see the
+ * answer (RFC 9112 §9.6). So the body is read, and dropped, first, and the
+ * answer goes out on the last call, which comes at once when there is no body.
+ * Early only when the client waits for leave to send (Expect: 100-continue) or
+ * the body is too large to be worth reading. */
+static bool answer_now(struct request *r)
 {
 	const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 							 MHD_HTTP_HEADER_EXPECT);
 	if (expect && !strcasecmp(expect, "100-continue"))
-		return false;
+		return true;
 	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl)
-		return strtoull(cl, NULL, 10) > 0 && strtoull(cl, NULL, 10) <= HTTP_DISCARD_MAX;
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-					   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+	return cl && strtoull(cl, NULL, 10) > HTTP_DISCARD_MAX;
 }
 
 static int64_t mono_ms(void)
@@ -742,7 +743,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			if (!r->replied)
 				check_headers(r);
 		}
-		return r->replied && !drain_body_first(r) ? send_reply(r) : MHD_YES;
+		return r->replied && answer_now(r) ? send_reply(r) : MHD_YES;
 	}
 	if (r->phase == PHASE_DELAYED) {
 		/* Resumed after the delay: libmicrohttpd calls again as at the start. */
@@ -753,7 +754,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		}
 		check_headers(r);
-		return r->replied && !drain_body_first(r) ? send_reply(r) : MHD_YES;
+		return r->replied && answer_now(r) ? send_reply(r) : MHD_YES;
 	}
 	if (*upload_data_size) {
 		if (r->replied || r->body_too_large) {
@@ -767,13 +768,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (r->deferred) {
-		/* Resumed: the work is committed (or failed, with its answer written). */
+		/* Resumed: the work is committed, or failed and err says why. */
 		done_waiting(r);
-		if (!r->failed && r->then)
+		if (r->job.rc) {
+			r->failed = true;
+			request_reply_error(r, &r->job.err);
+		} else if (r->then) {
 			r->then(r);
-	} else if (!r->replied) {
-		finish(r);
+		}
+		return send_reply(r);
 	}
+	if (!r->replied)
+		finish(r);
+	/* Once queued, the request belongs to the store thread until resumed. */
+	if (r->deferred)
+		return MHD_YES;
 	return r->replied ? send_reply(r) : MHD_YES;
 }
 

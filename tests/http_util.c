@@ -143,7 +143,7 @@ struct http_resp test_patch(const struct test_server *ts, const char *key, const
 
 const char *http_resp_header(const struct http_resp *r, const char *name)
 {
-	static char value[1024];
+	static _Thread_local char value[1024]; /* tests read headers from many threads */
 	size_t n = strlen(name);
 	for (const char *line = r->headers; line && *line;) {
 		const char *end = strstr(line, "\r\n");

@@ -39,7 +39,8 @@ void http_resp_cleanup(struct http_resp *r);
 struct http_resp test_patch(const struct test_server *ts, const char *key, const char *path,
 			    const char *body);
 
-/* The value of response header name (case-insensitive), in a static buffer, or NULL. */
+/* The value of response header name (case-insensitive), in a buffer of the
+ * calling thread's that the next call reuses, or NULL. */
 const char *http_resp_header(const struct http_resp *r, const char *name);
 
 /* The stored contact as JSON text, read with an empty PATCH (which changes

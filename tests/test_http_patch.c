@@ -3,6 +3,8 @@
  * status, the whole body and the Content-Type; a refused request also leaves the
  * stored contact byte for byte as it was. */
 #include "http_util.h"
+
+#include <curl/curl.h>
 #include "testlib.h"
 
 #include <cjson/cJSON.h>
@@ -1450,7 +1452,48 @@ static void concurrent_patches_keep_last_write(void)
 	test_server_stop(ts);
 }
 
+
+/* An error decided from the headers alone (404, 405, 401) does not close the
+ * connection: a keep-alive client, and requests pipelined behind it, go on. */
+static size_t discard(char *d, size_t size, size_t n, void *arg)
+{
+	(void)d;
+	(void)arg;
+	return size * n;
+}
+
+static void early_errors_keep_connection(void)
+{
+	struct test_server *ts = test_server_start(NULL, NULL);
+	CURL *c = curl_easy_init();
+	char url[256];
+	const char *paths[] = {"/nope", "/orgs/c/contacts/ct_ada", "/orgs/c/contacts/ct_ada"};
+	const char *methods[] = {"GET", "GET", "PATCH"};
+	long connects_total = 0, statuses[3];
+	struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer sk_nope");
+	for (int i = 0; i < 3; i++) {
+		snprintf(url, sizeof url, "%s%s", ts->base, paths[i]);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, methods[i]);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		CHECK(curl_easy_perform(c) == CURLE_OK);
+		long connects = 0;
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &statuses[i]);
+		connects_total += connects;
+	}
+	CHECK_INT_EQ(statuses[0], 404);
+	CHECK_INT_EQ(statuses[1], 405);
+	CHECK_INT_EQ(statuses[2], 401);
+	CHECK_INT_EQ(connects_total, 1); /* one connection for all three */
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	test_server_stop(ts);
+}
+
 static const struct test_case cases[] = {
+	TEST_CASE("patch@early-errors-keep-the-connection", early_errors_keep_connection),
 	/* A. semantics */
 	TEST_CASE("patch@blocks-contact", blocks_contact),
 	TEST_CASE("patch@sets-blocked_at-to-updated_at-on-block", block_sets_blocked_at_to_updated_at),
