@@ -206,7 +206,7 @@ static void reply_patched(struct request *r)
 	size_t len;
 	char *body = contact_json_render(&op->contact, &len);
 	if (op->changed)
-		request_journal_contacts(r, contact_json_render(&op->before, NULL), xstrdup(body));
+		request_journal_change(r, contact_json_render_patchable(&op->before));
 	request_reply(r, 200, body, len);
 }
 

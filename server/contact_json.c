@@ -154,3 +154,19 @@ char *segment_json_render_list(const struct segment *list, size_t n, size_t *len
 	cJSON_Delete(a);
 	return s;
 }
+
+char *contact_json_render_patchable(const struct contact *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	add_str(o, "name", c->name, true);
+	add_bool(o, "blocked", c->blocked);
+	add_bool(o, "unsubscribed", c->unsubscribed);
+	add_time(o, "updated_at", c->updated_at);
+	add_time(o, "blocked_at", c->blocked ? c->blocked_at : MODEL_NO_TIME);
+	add_time(o, "unsubscribed_at", c->unsubscribed ? c->unsubscribed_at : MODEL_NO_TIME);
+	add_str(o, "unsubscribe_reason", c->unsubscribe_reason, true);
+	add_str(o, "unsubscribe_feedback", c->unsubscribe_feedback, true);
+	char *s = contact_json_print(o, NULL);
+	cJSON_Delete(o);
+	return s;
+}

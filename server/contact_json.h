@@ -19,5 +19,10 @@ char *contact_json_render(const struct contact *c, size_t *len);
 char *contact_json_render_list(const struct contact *list, size_t n, size_t *len);
 char *segment_json_render_list(const struct segment *list, size_t n, size_t *len);
 
+/* The fields of c that a PATCH can change (name, the flags, updated_at, the *_at
+ * fields, the unsubscribe reason and feedback), as compact JSON object text
+ * (free()). */
+char *contact_json_render_patchable(const struct contact *c);
+
 /* Compact JSON text of v (free()), *len its length. v is borrowed. */
 char *contact_json_print(const cJSON *v, size_t *len);

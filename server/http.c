@@ -76,9 +76,10 @@ struct request {
 	size_t discarded; /* body bytes read past and dropped */
 	struct fault_hit fault;	   /* the injected fault, if any */
 	bool faulted;
-	int64_t due_ms;		   /* with PHASE_DELAYED: when to go on (monotonic) */
+	int64_t due_ns;		   /* with PHASE_DELAYED: when to go on (monotonic) */
 	struct request *next_delayed;
-	char *journal_before, *journal_after; /* contact JSON for the journal */
+	char *journal_before; /* the changed contact's fields before (JSON object text) */
+	char *journal_after;  /* the contact after, when the answer is not it (a fault) */
 	int status;
 	char *resp;
 	size_t resp_len;
@@ -184,12 +185,10 @@ int request_query(struct request *r, const char *name, const char **value, struc
 	return 0;
 }
 
-void request_journal_contacts(struct request *r, char *before, char *after)
+void request_journal_change(struct request *r, char *before_fields)
 {
 	free(r->journal_before);
-	free(r->journal_after);
-	r->journal_before = before;
-	r->journal_after = after;
+	r->journal_before = before_fields;
 }
 
 const char *request_header(const struct request *r, const char *name)
@@ -367,7 +366,7 @@ static void journal_request(struct request *r)
 		.status = r->status,
 		.response_body = r->resp ? xstrndup(r->resp, r->resp_len) : NULL,
 		.duration_ms = ms_since(&r->start),
-		.contact_before = r->journal_before,
+		.contact_before_fields = r->journal_before,
 		.contact_after = r->journal_after,
 		.org_id = r->org[0] ? xstrdup(r->org) : NULL,
 	};
@@ -380,6 +379,8 @@ static enum MHD_Result send_reply(struct request *r)
 	if (r->faulted && r->fault.after_commit && r->status >= 200 && r->status < 300 &&
 	    faults_use(r->http->app->faults, r->fault.rule_id)) {
 		/* The change is committed; the client is told it failed. */
+		if (r->journal_before)
+			r->journal_after = xstrndup(r->resp, r->resp_len);
 		apply_fault_answer(r);
 	}
 	journal_request(r);
@@ -632,11 +633,11 @@ static bool answer_now(struct request *r)
 	return cl && strtoull(cl, NULL, 10) > HTTP_DISCARD_MAX;
 }
 
-static int64_t mono_ms(void)
+static int64_t mono_ns(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 /* Suspends r until its fault's delay has passed (the timer thread resumes it). */
@@ -644,12 +645,14 @@ static void delay_request(struct request *r)
 {
 	struct http *h = r->http;
 	r->phase = PHASE_DELAYED;
-	r->due_ms = mono_ms() + r->fault.delay_ms;
+	/* From when the request began, in ns: the whole delay is always served. */
+	r->due_ns = (int64_t)r->start.tv_sec * 1000000000 + r->start.tv_nsec +
+		    r->fault.delay_ms * 1000000;
 	pthread_mutex_lock(&h->lock);
 	h->suspended++;
 	r->waiting = true;
 	struct request **p = &h->delayed;
-	while (*p && (*p)->due_ms <= r->due_ms)
+	while (*p && (*p)->due_ns <= r->due_ns)
 		p = &(*p)->next_delayed;
 	r->next_delayed = *p;
 	*p = r;
@@ -667,12 +670,12 @@ static void *timer_thread(void *arg)
 			pthread_cond_wait(&h->timer_wake, &h->lock);
 			continue;
 		}
-		int64_t wait = h->delayed->due_ms - mono_ms();
+		int64_t wait = h->delayed->due_ns - mono_ns();
 		if (wait > 0 && !h->stopping) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += wait / 1000;
-			until.tv_nsec += (wait % 1000) * 1000000;
+			until.tv_sec += wait / 1000000000;
+			until.tv_nsec += wait % 1000000000;
 			if (until.tv_nsec >= 1000000000) {
 				until.tv_sec++;
 				until.tv_nsec -= 1000000000;

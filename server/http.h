@@ -36,9 +36,10 @@ const cJSON *request_json(const struct request *r);
 int request_query(struct request *r, const char *name, const char **value, struct error *err);
 /* The value of request header name, or NULL. */
 const char *request_header(const struct request *r, const char *name);
-/* The contact before and after the change, as JSON text, for the journal
- * (heap strings the request takes over; either may be NULL). */
-void request_journal_contacts(struct request *r, char *before, char *after);
+/* Tells the journal that this request changed the contact it answers: the
+ * answer is the contact after, and before_fields (JSON text of an object, a heap
+ * string the request takes over) holds the fields that differed before. */
+void request_journal_change(struct request *r, char *before_fields);
 /* Adds a header to the answer (both strings copied). */
 void request_add_header(struct request *r, const char *name, const char *value);
 

@@ -36,8 +36,8 @@ struct journal *journal_new(size_t capacity)
 void journal_entry_cleanup(struct journal_entry *e)
 {
 	char **s[] = {&e->client,	   &e->method,	       &e->path,	  &e->query,
-		      &e->request_headers, &e->request_body,   &e->response_body, &e->contact_before,
-		      &e->contact_after,   &e->org_id};
+		      &e->request_headers, &e->request_body,   &e->response_body,
+		      &e->contact_before_fields, &e->contact_after, &e->org_id};
 	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
 		free(*s[i]);
 		*s[i] = NULL;
@@ -115,9 +115,26 @@ static void add_text(cJSON *o, const char *key, const char *v)
 	cJSON_AddItemToObject(o, key, v ? cJSON_CreateString(v) : cJSON_CreateNull());
 }
 
-static void add_raw(cJSON *o, const char *key, const char *json)
+/* contact_before and contact_after of an entry that changed a contact: the
+ * answer, and the answer with the fields it had before put back in place. */
+static void add_contacts(cJSON *o, const struct journal_entry *e)
 {
-	cJSON_AddItemToObject(o, key, json ? cJSON_CreateRaw(json) : cJSON_CreateNull());
+	const char *after_text = e->contact_after ? e->contact_after : e->response_body;
+	cJSON *after = e->contact_before_fields && after_text ? cJSON_Parse(after_text) : NULL;
+	cJSON *fields = after ? cJSON_Parse(e->contact_before_fields) : NULL;
+	if (!after || !fields) {
+		cJSON_Delete(after);
+		cJSON_Delete(fields);
+		cJSON_AddNullToObject(o, "contact_before");
+		cJSON_AddNullToObject(o, "contact_after");
+		return;
+	}
+	cJSON *before = cJSON_Duplicate(after, 1);
+	for (cJSON *f = fields->child; f; f = f->next)
+		cJSON_ReplaceItemInObjectCaseSensitive(before, f->string, cJSON_Duplicate(f, 1));
+	cJSON_Delete(fields);
+	cJSON_AddItemToObject(o, "contact_before", before);
+	cJSON_AddItemToObject(o, "contact_after", after);
 }
 
 static cJSON *entry_json(int64_t id, const struct journal_entry *e)
@@ -149,8 +166,7 @@ static cJSON *entry_json(int64_t id, const struct journal_entry *e)
 	cJSON_AddNumberToObject(o, "status", e->status);
 	add_text(o, "response_body", e->response_body);
 	cJSON_AddNumberToObject(o, "duration_ms", e->duration_ms);
-	add_raw(o, "contact_before", e->contact_before);
-	add_raw(o, "contact_after", e->contact_after);
+	add_contacts(o, e);
 	return o;
 }
 

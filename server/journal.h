@@ -21,7 +21,12 @@ struct journal_entry {
 	int status;
 	char *response_body;
 	double duration_ms;
-	char *contact_before, *contact_after; /* JSON object text */
+	/* Set when the request changed the contact its answer holds: the fields
+	 * that differed before, as JSON object text. contact_before and
+	 * contact_after are made from it and the answer when the journal is read,
+	 * which keeps rendering a second contact off every PATCH. */
+	char *contact_before_fields;
+	char *contact_after; /* the contact after, when the answer is not it; else NULL */
 	char *org_id;			      /* the org acted on, for filtering */
 };
 
