@@ -110,7 +110,7 @@ static const char *const sql_text[ST__COUNT] = {
 	[ST_COUNTS] = "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM contacts)",
 	[ST_CONTACT_PK] = "SELECT pk FROM contacts WHERE org_id = ?1 AND id = ?2",
 	[ST_CONTACT_TOUCH] = "UPDATE contacts SET updated_at = max(updated_at, ?2) WHERE pk = ?1",
-	[ST_SEGMENT_PK] = "SELECT pk FROM segments WHERE org_id = ?1 AND id = ?2",
+	[ST_SEGMENT_PK] = "SELECT pk, contacts_count FROM segments WHERE org_id = ?1 AND id = ?2",
 	[ST_MEMBER_ADD] = "INSERT OR IGNORE INTO contact_segments (contact_pk, segment_pk) VALUES (?1, ?2)",
 	[ST_SEGMENTS_PAGE] = "SELECT " SEGMENT_COLS " FROM contact_segments cs"
 			     " JOIN segments s ON s.pk = cs.segment_pk WHERE cs.contact_pk = ?1"
@@ -130,6 +130,7 @@ enum {
 	LF_SEGMENT,
 	LF_UNSUBSCRIBED,
 	LF_EXCLUDE_ADMINS,
+	LF_SEGMENT_WIDE, /* segment_id of a large segment: see store_contacts_list */
 	LF__COUNT,
 	LF_STATUS_SHIFT = LF__COUNT, /* 3 bits of enum store_status above the flags */
 	LF_MASKS = 1 << (LF__COUNT + 3),
@@ -147,8 +148,10 @@ static const char *const list_fragments[LF__COUNT] = {
 		       " AND user_id = :user_id COLLATE NOCASE)",
 	[LF_USERNAME] = " AND c.pk IN (SELECT contact_pk FROM channels WHERE org_id = :org"
 			" AND username LIKE :username ESCAPE '\\')",
-	[LF_SEGMENT] = " AND c.pk IN (SELECT cs.contact_pk FROM contact_segments cs WHERE"
-		       " cs.segment_pk = (SELECT pk FROM segments WHERE org_id = :org AND id = :segment))",
+	[LF_SEGMENT] = " AND c.pk IN (SELECT cs.contact_pk FROM contact_segments cs"
+		       " WHERE cs.segment_pk = :segpk)",
+	[LF_SEGMENT_WIDE] = " AND EXISTS (SELECT 1 FROM contact_segments cs"
+			    " WHERE cs.contact_pk = c.pk AND cs.segment_pk = :segpk)",
 	[LF_UNSUBSCRIBED] = " AND c.unsubscribed = :unsubscribed",
 	[LF_EXCLUDE_ADMINS] = " AND c.is_admin = 0",
 };
@@ -923,26 +926,54 @@ static void bind_query(sqlite3_stmt *st, const struct store_list_query *q)
 		bind_named(st, ":email", q->email);
 	if (q->user_id)
 		bind_named(st, ":user_id", q->user_id);
-	if (q->segment_id)
-		bind_named(st, ":segment", q->segment_id);
+	int segpk = sqlite3_bind_parameter_index(st, ":segpk");
+	if (segpk)
+		sqlite3_bind_int64(st, segpk, q->segment_pk);
 	int i = sqlite3_bind_parameter_index(st, ":unsubscribed");
 	if (i)
 		sqlite3_bind_int(st, i, q->unsubscribed);
 }
 
+/* A segment of at most this many members is listed from its members (sorted
+ * afterwards); a larger one by walking the org's contacts in list order and
+ * probing membership, which finds a page long before the end. */
+enum { STORE_SEGMENT_NARROW_MAX = 2000 };
+
 static unsigned list_mask(const struct store_list_query *q)
 {
+	unsigned segment = !q->segment_id ? 0
+			   : q->segment_members > STORE_SEGMENT_NARROW_MAX ? 1u << LF_SEGMENT_WIDE
+									   : 1u << LF_SEGMENT;
 	return (q->search ? 1u << LF_SEARCH : 0) | (q->name ? 1u << LF_NAME : 0) |
 	       (q->email ? 1u << LF_EMAIL : 0) | (q->user_id ? 1u << LF_USER_ID : 0) |
-	       (q->username ? 1u << LF_USERNAME : 0) | (q->segment_id ? 1u << LF_SEGMENT : 0) |
+	       (q->username ? 1u << LF_USERNAME : 0) | segment |
 	       (q->unsubscribed >= 0 ? 1u << LF_UNSUBSCRIBED : 0) |
 	       (q->exclude_admins ? 1u << LF_EXCLUDE_ADMINS : 0) |
 	       ((unsigned)q->status << LF_STATUS_SHIFT);
 }
 
-int store_explain_list(struct store *s, const struct store_list_query *q, char **plan,
+/* Fills q's segment_pk and segment_members from its segment_id; 0 members and
+ * pk 0 when the org has no such segment (then nothing matches). */
+static int resolve_segment(struct store *s, struct store_list_query *q, struct error *err)
+{
+	if (!q->segment_id)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_SEGMENT_PK);
+	bind_text(st, 1, q->org_id);
+	bind_text(st, 2, q->segment_id);
+	int rc = sqlite3_step(st);
+	q->segment_pk = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	q->segment_members = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+int store_explain_list(struct store *s, const struct store_list_query *query, char **plan,
 		       struct error *err)
 {
+	struct store_list_query q0 = *query, *q = &q0;
+	if (resolve_segment(s, q, err))
+		return -1;
 	sqlite3_stmt *page = list_stmt(s, list_mask(q), false, err), *st = NULL;
 	if (!page)
 		return -1;
@@ -963,21 +994,30 @@ int store_explain_list(struct store *s, const struct store_list_query *q, char *
 	return 0;
 }
 
-int store_contacts_list(struct store *s, const struct store_list_query *q, struct contact **out,
-			size_t *n, int64_t *total, struct error *err)
+int store_contacts_list(struct store *s, const struct store_list_query *query,
+			struct contact **out, size_t *n, int64_t *total, struct error *err)
 {
-	unsigned mask = list_mask(q);
-	sqlite3_stmt *st = list_stmt(s, mask, true, err);
-	if (!st)
+	struct store_list_query q0 = *query, *q = &q0;
+	if (resolve_segment(s, q, err))
 		return -1;
-	bind_query(st, q);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
+	unsigned mask = list_mask(q);
+	sqlite3_stmt *st;
+	int rc;
+	if (mask == (1u << LF_SEGMENT) || mask == (1u << LF_SEGMENT_WIDE)) {
+		/* The segment alone: its count is kept exact by the schema's triggers. */
+		*total = q->segment_members;
+	} else {
+		if (!(st = list_stmt(s, mask, true, err)))
+			return -1;
+		bind_query(st, q);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return db_error(s, rc, err);
+		}
+		*total = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
-		return db_error(s, rc, err);
 	}
-	*total = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
 
 	if (!(st = list_stmt(s, mask, false, err)))
 		return -1;

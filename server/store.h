@@ -121,6 +121,7 @@ struct store_list_query {
 	bool exclude_admins;
 	enum store_status status;
 	int64_t page, take;	/* 1-based page of take contacts */
+	int64_t segment_pk, segment_members; /* filled by the store from segment_id */
 };
 
 /* One page of the org's contacts matching q (all filters ANDed; substrings and

@@ -72,6 +72,43 @@ static void plan_segment_uses_index(void)
 	free(p);
 }
 
+/* A large segment is listed by walking the org's contacts in list order and
+ * probing membership: a page is found long before the end, and nothing is sorted. */
+static void plan_large_segment_walks_in_order(void)
+{
+	struct fixture *f;
+	struct store *s = open_demo(":memory:", &f);
+	struct error err = {0};
+	char *seg[] = {"seg_vip"};
+	for (int i = 0; i < 2001; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "ct_many_%d", i);
+		struct contact c = {.id = id, .created_at = i, .updated_at = i,
+				    .blocked_at = MODEL_NO_TIME, .unsubscribed_at = MODEL_NO_TIME};
+		CHECK(store_contact_create(s, "org_demo", &c, seg, 1, &err) == 0);
+	}
+	struct store_list_query q = {.org_id = "org_demo", .unsubscribed = -1, .page = 1,
+				     .take = 100, .segment_id = "seg_vip"};
+	char *p;
+	CHECK(store_explain_list(s, &q, &p, &err) == 0);
+	fprintf(stderr, "%s", p);
+	CHECK(strstr(p, "SEARCH c USING INDEX contacts_by_org_created (org_id=?)"));
+	CHECK(strstr(p, "SEARCH cs USING PRIMARY KEY (contact_pk=? AND segment_pk=?)"));
+	CHECK(!strstr(p, "TEMP B-TREE"));
+	free(p);
+	struct contact *list;
+	size_t n;
+	int64_t total;
+	CHECK(store_contacts_list(s, &q, &list, &n, &total, &err) == 0);
+	CHECK_INT_EQ(n, 100);
+	CHECK(total > 2001);
+	for (size_t i = 0; i < n; i++)
+		contact_cleanup(&list[i]);
+	free(list);
+	store_close(s);
+	fixture_free(f);
+}
+
 static void plan_blocked_uses_partial_index(void)
 {
 	char *p = plan_of((struct store_list_query){.unsubscribed = -1, .status = STORE_STATUS_BLOCKED});
@@ -224,6 +261,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("store@plan-email-filter-uses-index", plan_email_uses_index),
 	TEST_CASE("store@plan-user_id-filter-uses-index", plan_user_id_uses_index),
 	TEST_CASE("store@plan-segment-filter-uses-index", plan_segment_uses_index),
+	TEST_CASE("store@plan-large-segment-walks-in-order", plan_large_segment_walks_in_order),
 	TEST_CASE("store@plan-blocked-uses-partial-index", plan_blocked_uses_partial_index),
 	TEST_CASE("store@plan-unsubscribed-uses-partial-index", plan_unsubscribed_uses_partial_index),
 	TEST_CASE("store@migrates-version-1-file", migrates_version_1),
