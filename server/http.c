@@ -15,6 +15,7 @@
 #include "json_strict.h"
 #include "router.h"
 #include "store.h"
+#include "urlcode.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -113,51 +114,18 @@ const cJSON *request_json(const struct request *r)
 	return r->json;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 struct query_lookup {
 	const char *name;
 	unsigned n;
 	const char *raw; /* the last occurrence */
 };
 
-/* Decodes a query string component: '+' is a space and %XX a byte. A malformed
- * escape is kept as it is, as browsers and Express do. */
-static char *decode_query(const char *raw)
-{
-	size_t n = strlen(raw);
-	char *out = xmalloc(n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		int h, l;
-		if (raw[i] == '+') {
-			*o++ = ' ';
-		} else if (raw[i] == '%' && i + 2 < n && (h = hexval(raw[i + 1])) >= 0 &&
-			   (l = hexval(raw[i + 2])) >= 0 && (h | l)) {
-			*o++ = (char)(h * 16 + l);
-			i += 2;
-		} else {
-			*o++ = raw[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 static enum MHD_Result find_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 				const char *value)
 {
 	(void)kind;
 	struct query_lookup *q = cls;
-	char *k = decode_query(key);
+	char *k = urlcode_decode(key, strlen(key), true);
 	if (!strcmp(k, q->name)) {
 		q->n++;
 		q->raw = value ? value : "";
@@ -175,7 +143,7 @@ int request_query(struct request *r, const char *name, const char **value, struc
 		return error_set(err, 400, "Query parameter %s must be given once", name);
 	if (q.n == 0 || !*q.raw)
 		return 0;
-	char *v = decode_query(q.raw);
+	char *v = urlcode_decode(q.raw, strlen(q.raw), true);
 	if (r->n_query_values == sizeof r->query_values / sizeof r->query_values[0]) {
 		free(v);
 		return error_set(err, 400, "Too many query parameters");

@@ -3,6 +3,7 @@
 
 #include "admin.h"
 #include "api_contacts.h"
+#include "urlcode.h"
 #include "xalloc.h"
 
 #include <stdbool.h>
@@ -35,43 +36,6 @@ static const struct route routes[] = {
 	{"POST", "/__admin/clock", admin_clock_set, ROUTE_ADMIN | ROUTE_JSON_BODY},
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes s[0..n) into a heap string; NULL if an escape is malformed or
- * decodes to NUL (no id can hold one). '+' stays '+': it means space only in
- * query strings. */
-static char *decode_segment(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			*o++ = s[i];
-			continue;
-		}
-		if (i + 2 >= n)
-			goto bad;
-		int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-		if (h < 0 || l < 0 || (h == 0 && l == 0))
-			goto bad;
-		*o++ = (char)(h * 16 + l);
-		i += 2;
-	}
-	*o = '\0';
-	return out;
-bad:
-	free(out);
-	return NULL;
-}
-
 /* Matches path against pattern; on success fills params. */
 static bool match_pattern(const char *pattern, const char *path, struct route_match *m)
 {
@@ -86,7 +50,7 @@ static bool match_pattern(const char *pattern, const char *path, struct route_ma
 		if (*p == '{') {
 			if (ulen == 0 || n == ROUTER_MAX_PARAMS)
 				goto no;
-			if (!(params[n] = decode_segment(u, ulen)))
+			if (!(params[n] = urlcode_decode(u, ulen, false)))
 				goto no;
 			n++;
 		} else if (plen != ulen || memcmp(p, u, plen)) {
