@@ -141,6 +141,21 @@ void clock_format(int64_t ms, char out[CLOCK_TEXT_SIZE])
 	*o = '\0';
 }
 
+void clock_http_date(int64_t ms, char out[30])
+{
+	static const char *const days[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	int64_t day = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+	int64_t rem = (ms - day * 86400000) / 1000;
+	int y, mo, d;
+	civil_from_days(day, &y, &mo, &d);
+	/* 1970-01-01 was a Thursday. */
+	int wd = (int)(((day % 7) + 7) % 7);
+	snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[wd], d % 100, months[(mo - 1) % 12],
+		 y % 10000, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+}
+
 static int digits(const char **p, int n, int *out)
 {
 	int v = 0;

@@ -25,6 +25,10 @@ bool clock_is_frozen(struct clock *c);
 
 /* Writes ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (CLOCK_TEXT_SIZE bytes). */
 void clock_format(int64_t ms, char out[CLOCK_TEXT_SIZE]);
+/* Writes ms as an HTTP date, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7),
+ * into out (at least 30 bytes). */
+void clock_http_date(int64_t ms, char out[30]);
+
 /* Parses an RFC 3339 date-time ("2024-05-01T09:30:00Z", optional fraction,
  * "Z" or "+hh:mm"/"-hh:mm"); fractions below a millisecond are truncated.
  * Returns 0 and writes *out, or -1 if s is not such a date-time (*out untouched). */

@@ -365,6 +365,14 @@ static enum MHD_Result send_reply(struct request *r)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	for (size_t i = 0; i + 1 < r->n_headers; i += 2)
 		MHD_add_response_header(resp, r->headers[i], r->headers[i + 1]);
+	struct clock *clock = r->http->app->clock;
+	if (clock_is_frozen(clock)) {
+		/* The emulator's time, so a frozen run is byte-identical, headers too
+		 * (libmicrohttpd adds no Date of its own when one is there). */
+		char date[64];
+		clock_http_date(clock_now_ms(clock), date);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, date);
+	}
 	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -1882,9 +1882,10 @@ struct transcript {
 static void record(struct transcript *t, struct http_resp r, const char *what)
 {
 	CHECK(t->n < sizeof t->lines / sizeof t->lines[0]);
-	size_t len = strlen(what) + r.len + 32;
+	/* Headers too: with the clock frozen even Date is the emulator's. */
+	size_t len = strlen(what) + r.len + strlen(r.headers) + 32;
 	t->lines[t->n] = malloc(len);
-	snprintf(t->lines[t->n++], len, "%s -> %ld %s", what, r.status, r.body);
+	snprintf(t->lines[t->n++], len, "%s -> %ld %s\n%s", what, r.status, r.body, r.headers);
 	http_resp_cleanup(&r);
 }
 
