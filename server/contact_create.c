@@ -26,7 +26,7 @@ static int channel_string(const cJSON *f, char **out, struct error *err)
 static int parse_channel(const cJSON *ch, bool lenient, struct contact_create *cc,
 			 struct error *err)
 {
-	if (!cJSON_IsObject(ch))
+	if (!ch || !cJSON_IsObject(ch))
 		return error_set(err, 400, "channel must be an object");
 	char **slots[] = {&cc->user_id, &cc->name, &cc->email, &cc->phone, &cc->contact_id};
 	for (const cJSON *f = ch->child; f; f = f->next) {

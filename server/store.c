@@ -990,6 +990,10 @@ int store_explain_list(struct store *s, const struct store_list_query *query, ch
 		out = next;
 	}
 	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(out);
+		return db_error(s, rc, err);
+	}
 	*plan = out;
 	return 0;
 }
@@ -1087,7 +1091,7 @@ int store_contact_segments(struct store *s, const char *org_id, const char *cont
 			   int64_t page, int64_t take, struct segment **out, size_t *n,
 			   int64_t *total, struct error *err)
 {
-	int64_t pk;
+	int64_t pk = 0;
 	if (contact_pk(s, org_id, contact_id, &pk, err))
 		return -1;
 	sqlite3_stmt *st = stmt(s, ST_SEGMENTS_COUNT);
@@ -1181,7 +1185,7 @@ int store_channel_add(struct store *s, const char *org_id, const char *contact_i
 		      const struct channel *ch, char *const *segment_ids, size_t n_segment_ids,
 		      int64_t now_ms, struct error *err)
 {
-	int64_t *pks = xcalloc(n_segment_ids, sizeof *pks), pk;
+	int64_t *pks = xcalloc(n_segment_ids, sizeof *pks), pk = 0;
 	int added;
 	if (segment_pks(s, org_id, segment_ids, n_segment_ids, pks, err) ||
 	    contact_pk(s, org_id, contact_id, &pk, err) || atomic_begin(s, err)) {
@@ -1200,7 +1204,7 @@ int store_channel_add(struct store *s, const char *org_id, const char *contact_i
 int store_contact_add_segment(struct store *s, const char *org_id, const char *contact_id,
 			      const char *segment_id, int64_t now_ms, struct error *err)
 {
-	int64_t pk, seg;
+	int64_t pk = 0, seg = 0;
 	int added;
 	if (contact_pk(s, org_id, contact_id, &pk, err) || segment_pk(s, org_id, segment_id, &seg, err))
 		return -1;

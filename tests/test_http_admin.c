@@ -961,9 +961,10 @@ static void journal_redacts_authorization(void)
 	cJSON *j = journal(ts, NULL);
 	const char *want[] = {"...", "...1234", "...acme"};
 	int i = 0;
-	for (const cJSON *e = j->child; e; e = e->next, i++)
+	for (const cJSON *e = j->child; e && i < 3; e = e->next, i++)
 		CHECK_STR_EQ(str(field(e, "request_headers"), "Authorization"), want[i]);
 	CHECK_INT_EQ(i, 3);
+	CHECK(cJSON_GetArraySize(j) == 3);
 	/* The key is nowhere in the journal. */
 	struct http_resp raw = admin(ts, "GET", "/__admin/requests", NULL);
 	CHECK(!strstr(raw.body, "sk_test_acme"));
