@@ -396,6 +396,21 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 	return MHD_YES;
 }
 
+/* RFC 9112 §6.3: a request whose length is ambiguous (two Content-Lengths, a
+ * Transfer-Encoding with a Content-Length, several Transfer-Encodings) or
+ * whose coding cannot be read (anything but "chunked") is refused and its
+ * connection closed: otherwise what follows it on the connection could be read
+ * as a request of its own (request smuggling). libmicrohttpd 0.9.75 lets these
+ * through, so the check is ours. */
+static bool framing_is_bad(struct request *r)
+{
+	struct header_count cl = {.name = MHD_HTTP_HEADER_CONTENT_LENGTH};
+	struct header_count te = {.name = MHD_HTTP_HEADER_TRANSFER_ENCODING};
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &cl);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &te);
+	return cl.n > 1 || te.n > 1 || (te.n && (cl.n || strcasecmp(te.value, "chunked")));
+}
+
 /* [decided] application/json, any case, with parameters; a charset other than
  * utf-8 is refused since the body is parsed as UTF-8. */
 static bool content_type_is_json(const char *ct)
@@ -704,6 +719,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		bool stopping = h->stopping;
 		pthread_mutex_unlock(&h->lock);
 		r->phase = PHASE_BEGUN;
+		if (framing_is_bad(r)) {
+			r->close = true;
+			reply_errorf(r, 400, "Ambiguous or unsupported message framing");
+			return send_reply(r); /* at once: nothing after it may be read */
+		}
 		if (stopping) {
 			/* Keep-alive connections outlive MHD_quiesce_daemon(); a request
 			 * that arrives on one now must not be deferred (see http_stop). */
