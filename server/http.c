@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -845,9 +846,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (!counted)
 		return;
 	pthread_mutex_lock(&h->lock);
-	if (--h->in_flight == 0)
+	bool idle = --h->in_flight == 0;
+	if (idle)
 		pthread_cond_broadcast(&h->idle);
 	pthread_mutex_unlock(&h->lock);
+	/* glibc keeps freed memory in per-thread heaps; after a burst (say, answers
+	 * queued for clients that never read them) it would stay. Hand it back when
+	 * nothing is in flight, at most once a second. */
+	static _Atomic int64_t last_trim;
+	int64_t now = (int64_t)time(NULL);
+	if (idle && now != last_trim) {
+		last_trim = now;
+		malloc_trim(0);
+	}
 }
 
 /* Paths are split on '/' before their segments are decoded (router.c), so that
