@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
 	ST_BEGIN,
@@ -184,6 +185,7 @@ struct store {
 	pthread_t thread;
 
 	struct store *pristine;	 /* the fixture state, in memory, attached as "pristine" */
+	bool read_only;		 /* opened read-only: writes fail with SQLITE_READONLY */
 	sqlite3 *ckpt_db;	 /* the checkpointer's connection; NULL for :memory: */
 	pthread_cond_t ckpt_wake; /* with lock */
 	bool ckpt_wanted, ckpt_running;
@@ -383,6 +385,32 @@ static int open_checkpointer(struct store *s, const struct store_options *opt, s
 	return 0;
 }
 
+/* Reopens the store's file read-only. "immutable" lets SQLite read a WAL
+ * database where it can create neither -wal nor -shm (nothing else writes it). */
+static int reopen_read_only(struct store *s, const char *path, struct error *err)
+{
+	sqlite3_close(s->db);
+	s->db = NULL;
+	/* A URI: escape what it would read as its own syntax. */
+	size_t n = strlen(path);
+	char *uri = xmalloc(3 * n + 32), *o = uri;
+	o += sprintf(o, "file:");
+	for (const char *p = path; *p; p++)
+		o += (*p == '%' || *p == '?' || *p == '#') ? sprintf(o, "%%%02X", (unsigned char)*p)
+							   : sprintf(o, "%c", *p);
+	sprintf(o, "?immutable=1");
+	int rc = sqlite3_open_v2(uri, &s->db,
+				 SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
+					 SQLITE_OPEN_URI,
+				 NULL);
+	free(uri);
+	if (rc != SQLITE_OK)
+		return error_set(err, 0, "%s", s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	sqlite3_extended_result_codes(s->db, 1);
+	s->read_only = true;
+	return exec_sql(s->db, "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;", err);
+}
+
 int store_open(const struct store_options *opt, struct store **out, bool *was_empty,
 	       struct error *err)
 {
@@ -412,8 +440,18 @@ int store_open(const struct store_options *opt, struct store **out, bool *was_em
 		 opt->sync_full ? "FULL" : "NORMAL");
 	struct error e = {0};
 	if (exec_sql(s->db, pragmas, &e) || migrate(s->db, &empty, &e)) {
-		error_set(err, 0, "cannot use database %s: %s", opt->path, e.msg);
-		goto fail;
+		/* A file we may read but not write (a read-only mount): serve it
+		 * read-only; every write then answers 503. */
+		if (access(opt->path, R_OK) || !access(opt->path, W_OK) || reopen_read_only(s, opt->path, &e) ||
+		    migrate(s->db, &empty, &e)) {
+			error_set(err, 0, "cannot use database %s: %s", opt->path, e.msg);
+			goto fail;
+		}
+		if (empty) {
+			error_set(err, 0, "cannot use database %s: it is read-only and holds no data",
+				  opt->path);
+			goto fail;
+		}
 	}
 	for (int i = 0; i < ST__COUNT; i++) {
 		rc = sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
@@ -424,7 +462,7 @@ int store_open(const struct store_options *opt, struct store **out, bool *was_em
 			goto fail;
 		}
 	}
-	if (open_checkpointer(s, opt, err))
+	if (!s->read_only && open_checkpointer(s, opt, err))
 		goto fail;
 	*was_empty = empty;
 	*out = s;
@@ -1248,6 +1286,10 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
 	bool empty;
 	struct error e = {0};
 	int rc;
+	if (s->read_only) {
+		/* Nothing can be reset in a file that cannot be written. */
+		return load ? error_set(err, 0, "the database is read-only") : 0;
+	}
 	if (store_open(&o, &s->pristine, &empty, &e) ||
 	    store_load_fixture(s->pristine, f, NULL, &e) ||
 	    exec_sql(s->db, "ATTACH DATABASE ':memory:' AS pristine", &e))
@@ -1257,8 +1299,17 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
 	return load ? store_reset(s, err) : 0;
 }
 
+/* Resets and copies need the fixture state and a writable file. */
+static int read_only_error(struct store *s, struct error *err)
+{
+	(void)s;
+	return error_set(err, 503, "The database is unavailable (read-only)");
+}
+
 int store_reset(struct store *s, struct error *err)
 {
+	if (s->read_only)
+		return read_only_error(s, err);
 	/* Leaves exactly the fixture state: isolated orgs are gone with the rest. */
 	int rc = copy_database(s->db, "main", s->pristine->db, "main");
 	return rc == SQLITE_OK ? 0 : db_error(s, rc, err);
@@ -1328,6 +1379,8 @@ static int fixture_org(struct store *s, const char *org, int status, struct erro
 
 int store_reset_org(struct store *s, const char *org_id, struct error *err)
 {
+	if (s->read_only)
+		return read_only_error(s, err);
 	if (fixture_org(s, org_id, 404, err) || atomic_begin(s, err))
 		return -1;
 	int rc = delete_org_data(s, org_id, err) || copy_org_data(s, org_id, org_id, err);
@@ -1337,6 +1390,8 @@ int store_reset_org(struct store *s, const char *org_id, struct error *err)
 int store_org_copy(struct store *s, const char *from, const char *new_id, const char *api_key,
 		   struct error *err)
 {
+	if (s->read_only)
+		return read_only_error(s, err);
 	if (fixture_org(s, from, 400, err) || atomic_begin(s, err))
 		return -1;
 	sqlite3_stmt *st = NULL;

@@ -131,5 +131,57 @@ def full_disk(exe):
             pass
 
 
+@case("storage@read-only-db-serves-reads-and-503s-writes")
+def read_only(exe):
+    if os.geteuid() != 0:
+        print("SKIP: mounting a tmpfs read-only needs root")
+        sys.exit(SKIP)
+    mnt = tempfile.mkdtemp(prefix="invent-mock-ro-")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt],
+                      capture_output=True).returncode != 0:
+        os.rmdir(mnt)
+        print("SKIP: this machine does not let the test mount a tmpfs")
+        sys.exit(SKIP)
+    p = None
+    try:
+        db = os.path.join(mnt, "ro.db")
+        p, port = start(exe, db)
+        st, c = call(port, "PATCH", "/orgs/c/contacts/ct_ada", {"name": "written before"})
+        assert st == 200, (st, c)
+        assert stop(p) == 0
+        p = None
+        r = subprocess.run(["mount", "-o", "remount,ro", mnt], capture_output=True)
+        assert r.returncode == 0, r
+        p, port = start(exe, db)
+        st, c = call(port, "PATCH", "/orgs/c/contacts/ct_ada", {})
+        assert st == 200 and c["name"] == "written before", (st, c)
+        st, listed = call(port, "GET", "/orgs/c/contacts?take=5")
+        assert st == 200 and len(listed) == 5, (st, listed)
+        for method, path, body in (("PATCH", "/orgs/c/contacts/ct_ada", {"name": "no"}),
+                                   ("POST", "/orgs/c/contacts", {"channel": {"email": "ro@example.com"}}),
+                                   ("POST", "/orgs/c/contacts/ct_ada/segments/seg_events", None)):
+            st, body = call(port, method, path, body)
+            assert st == 503 and body["statusCode"] == 503, (method, path, st, body)
+            assert body["error"] == "Service Unavailable", body
+        st, body = call(port, "POST", "/__admin/reset", {})
+        assert st == 503 and body["message"] == "The database is unavailable (read-only)", (st, body)
+        st, c = call(port, "PATCH", "/orgs/c/contacts/ct_ada", {})
+        assert st == 200 and c["name"] == "written before", (st, c)
+        assert stop(p) == 0
+        p = None
+    finally:
+        if p is not None:
+            p.kill()
+            p.wait()
+        for _ in range(20):
+            if subprocess.run(["umount", mnt], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        try:
+            os.rmdir(mnt)
+        except OSError:
+            pass
+
+
 if __name__ == "__main__":
     CASES[sys.argv[1]](sys.argv[2])
