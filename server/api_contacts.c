@@ -268,7 +268,7 @@ void api_contacts_list(struct request *r)
 
 /* --- POST /orgs/{org_id}/contacts --- */
 
-static int create_run(struct store *s, struct request *r, struct error *err)
+static int create_steps(struct store *s, struct request *r, struct error *err)
 {
 	struct op *op = request_data(r);
 	struct app *app = request_app(r);
@@ -289,6 +289,15 @@ static int create_run(struct store *s, struct request *r, struct error *err)
 		rc = store_contact_get(s, org, c.id, &op->contact, err);
 	contact_cleanup(&c);
 	return rc;
+}
+
+/* It writes, then reads what it wrote: one unit, so a failing read cannot
+ * leave a change behind an error answer. */
+static int create_run(struct store *s, struct request *r, struct error *err)
+{
+	if (store_atomic_begin(s, err))
+		return -1;
+	return store_atomic_end(s, create_steps(s, r, err), err);
 }
 
 void api_contacts_create(struct request *r)
@@ -328,9 +337,13 @@ static int add_segment_run(struct store *s, struct request *r, struct error *err
 {
 	struct op *op = request_data(r);
 	const char *org = request_org(r), *contact = request_param(r, 1);
-	if (store_contact_add_segment(s, org, contact, request_param(r, 2), now_ms(r), err))
+	/* Write, then read back: one unit, as in create_run. */
+	if (store_atomic_begin(s, err))
 		return -1;
-	return store_contact_get(s, org, contact, &op->contact, err);
+	int rc = store_contact_add_segment(s, org, contact, request_param(r, 2), now_ms(r), err);
+	if (!rc)
+		rc = store_contact_get(s, org, contact, &op->contact, err);
+	return store_atomic_end(s, rc, err);
 }
 
 void api_contacts_add_segment(struct request *r)

@@ -229,10 +229,14 @@ static int exec_id(struct store *s, int id, struct error *err)
 	return exec_stmt(s, stmt(s, id), err);
 }
 
+/* Text is bound SQLITE_STATIC: every bound string outlives the step that reads
+ * it (each statement is re-bound before each use, see stmt()), and a
+ * SQLITE_TRANSIENT copy is an allocation that can fail, leaving the parameter
+ * NULL: a lookup then finds nothing and a write stores NULL, behind a success. */
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, i);
 }
@@ -548,6 +552,16 @@ static int atomic_end(struct store *s, int rc, struct error *err)
 		exec_id(s, ST_RELEASE, NULL);
 	}
 	return -1;
+}
+
+int store_atomic_begin(struct store *s, struct error *err)
+{
+	return atomic_begin(s, err);
+}
+
+int store_atomic_end(struct store *s, int rc, struct error *err)
+{
+	return atomic_end(s, rc, err);
 }
 
 static void *store_thread(void *arg)
@@ -941,25 +955,38 @@ static void bind_named(sqlite3_stmt *st, const char *name, const char *value)
 {
 	int i = sqlite3_bind_parameter_index(st, name);
 	if (i)
-		sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT);
+		bind_text(st, i, value);
 }
 
-static void bind_named_like(sqlite3_stmt *st, const char *name, const char *value)
+/* The LIKE patterns of a query, made before binding (bound SQLITE_STATIC). */
+struct like_patterns {
+	char *search, *name, *username;
+};
+
+static void like_patterns_init(struct like_patterns *lp, const struct store_list_query *q)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
-	if (i)
-		sqlite3_bind_text(st, i, like_pattern(value), -1, free);
+	lp->search = q->search ? like_pattern(q->search) : NULL;
+	lp->name = q->name ? like_pattern(q->name) : NULL;
+	lp->username = q->username ? like_pattern(q->username) : NULL;
 }
 
-static void bind_query(sqlite3_stmt *st, const struct store_list_query *q)
+static void like_patterns_cleanup(struct like_patterns *lp)
+{
+	free(lp->search);
+	free(lp->name);
+	free(lp->username);
+}
+
+static void bind_query(sqlite3_stmt *st, const struct store_list_query *q,
+		       const struct like_patterns *lp)
 {
 	bind_named(st, ":org", q->org_id);
-	if (q->search)
-		bind_named_like(st, ":search", q->search);
-	if (q->name)
-		bind_named_like(st, ":name", q->name);
-	if (q->username)
-		bind_named_like(st, ":username", q->username);
+	if (lp->search)
+		bind_named(st, ":search", lp->search);
+	if (lp->name)
+		bind_named(st, ":name", lp->name);
+	if (lp->username)
+		bind_named(st, ":username", lp->username);
 	if (q->email)
 		bind_named(st, ":email", q->email);
 	if (q->user_id)
@@ -1020,7 +1047,9 @@ int store_explain_list(struct store *s, const struct store_list_query *query, ch
 	free(sql);
 	if (rc != SQLITE_OK)
 		return db_error(s, rc, err);
-	bind_query(st, q);
+	struct like_patterns lp;
+	like_patterns_init(&lp, q);
+	bind_query(st, q, &lp);
 	char *out = xstrdup("");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char *next = xasprintf("%s%s\n", out, (const char *)sqlite3_column_text(st, 3));
@@ -1028,6 +1057,7 @@ int store_explain_list(struct store *s, const struct store_list_query *query, ch
 		out = next;
 	}
 	sqlite3_finalize(st);
+	like_patterns_cleanup(&lp);
 	if (rc != SQLITE_DONE) {
 		free(out);
 		return db_error(s, rc, err);
@@ -1044,26 +1074,29 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 		return -1;
 	unsigned mask = list_mask(q);
 	sqlite3_stmt *st;
-	int rc;
+	int rc = SQLITE_OK;
+	struct like_patterns lp;
+	like_patterns_init(&lp, q);
 	if (mask == (1u << LF_SEGMENT) || mask == (1u << LF_SEGMENT_WIDE)) {
 		/* The segment alone: its count is kept exact by the schema's triggers. */
 		*total = q->segment_members;
 	} else {
 		if (!(st = list_stmt(s, mask, true, err)))
-			return -1;
-		bind_query(st, q);
+			goto fail;
+		bind_query(st, q, &lp);
 		rc = sqlite3_step(st);
 		if (rc != SQLITE_ROW) {
 			sqlite3_reset(st);
-			return db_error(s, rc, err);
+			db_error(s, rc, err);
+			goto fail;
 		}
 		*total = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
 	}
 
 	if (!(st = list_stmt(s, mask, false, err)))
-		return -1;
-	bind_query(st, q);
+		goto fail;
+	bind_query(st, q, &lp);
 	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":take"), q->take);
 	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), (q->page - 1) * q->take);
 	struct contact *list = NULL;
@@ -1077,6 +1110,7 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 		contact_from_row(st, &list[count++]);
 	}
 	sqlite3_reset(st);
+	like_patterns_cleanup(&lp);
 	if (rc != SQLITE_DONE)
 		db_error(s, rc, err);
 	/* Channels and segments after the page's rows, since their statements are
@@ -1094,6 +1128,9 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 	*out = list;
 	*n = count;
 	return 0;
+fail:
+	like_patterns_cleanup(&lp);
+	return -1;
 }
 
 /* The row id of the org's contact, or -1 with 404. */

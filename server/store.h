@@ -62,6 +62,13 @@ void store_submit(struct store *s, struct store_job *job);
 
 /* --- Queries: on the store thread inside a job, or before store_start(). --- */
 
+/* Makes what a job does between the two calls one unit: store_atomic_end() with
+ * rc 0 keeps it, with any other rc rolls it all back and returns -1 (err is
+ * left as the failing step wrote it). For a job that writes and then reads,
+ * where the read could still fail. Units nest. */
+int store_atomic_begin(struct store *s, struct error *err);
+int store_atomic_end(struct store *s, int rc, struct error *err);
+
 /* Replaces everything (every org, key, segment and contact) with the fixture's
  * data; with only_org, replaces just that fixture org's segments and contacts.
  * Atomic. */
