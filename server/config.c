@@ -18,7 +18,7 @@
 
 enum opt_id { O_HOST, O_PORT, O_DB, O_FIXTURES, O_RESET, O_LENIENT, O_MAX_BODY, O_LOG, O_SYNC,
 	      O_THREADS, O_MAX_CONNECTIONS, O_MAX_CONNECTIONS_PER_IP, O_IDLE_TIMEOUT,
-	      O_CONNECTION_MEMORY, O_ADMIN_TOKEN, O_JOURNAL_SIZE, O_CLOCK, O_SEED, O_RATE_LIMIT,
+	      O_CONNECTION_MEMORY, O_MAX_URL, O_MAX_HEADER_BYTES, O_ADMIN_TOKEN, O_JOURNAL_SIZE, O_CLOCK, O_SEED, O_RATE_LIMIT,
 	      O_RATE_LIMIT_PER_MINUTE, O_HELP, O_VERSION, O__COUNT };
 
 static const struct {
@@ -41,6 +41,8 @@ static const struct {
 	[O_MAX_CONNECTIONS_PER_IP] = {"max-connections-per-ip", "INVENT_MOCK_MAX_CONNECTIONS_PER_IP", "N", "connections open at once from one address (default 512)"},
 	[O_IDLE_TIMEOUT] = {"idle-timeout", "INVENT_MOCK_IDLE_TIMEOUT", "SECONDS", "close a connection silent this long; 0: never (default 60)"},
 	[O_CONNECTION_MEMORY] = {"connection-memory", "INVENT_MOCK_CONNECTION_MEMORY", "BYTES", "memory for one request's line and headers (default 16384)"},
+	[O_MAX_URL] = {"max-url", "INVENT_MOCK_MAX_URL", "BYTES", "longest request target; longer is 414 (default 8192)"},
+	[O_MAX_HEADER_BYTES] = {"max-header-bytes", "INVENT_MOCK_MAX_HEADER_BYTES", "BYTES", "all request headers together; more is 431 (default 8192)"},
 	[O_ADMIN_TOKEN] = {"admin-token", "INVENT_MOCK_ADMIN_TOKEN", "TOKEN", "require Authorization: Bearer TOKEN on /__admin/ (default: none)"},
 	[O_JOURNAL_SIZE] = {"journal-size", "INVENT_MOCK_JOURNAL_SIZE", "N", "requests the journal keeps, oldest dropped first (default 10000)"},
 	[O_CLOCK] = {"clock", "INVENT_MOCK_CLOCK", "DATE-TIME", "start with the clock frozen at this RFC 3339 instant"},
@@ -65,6 +67,8 @@ void config_init(struct config *out)
 		.max_connections_per_ip = 512,
 		.idle_timeout = 60,
 		.connection_memory = 16384,
+		.max_url = 8192,
+		.max_header_bytes = 8192,
 		.rate_limit_per_minute = 500,
 	};
 }
@@ -171,6 +175,12 @@ static int apply(struct config *c, enum opt_id id, const char *val, const char *
 		if (parse_uint(val, 1 << 20, &n) || n < 4096)
 			return error_set(err, 0, "%s: \"%s\" is not a size in bytes (4096 to 1048576)", origin, val);
 		c->connection_memory = (size_t)n;
+		return 0;
+	case O_MAX_URL:
+	case O_MAX_HEADER_BYTES:
+		if (parse_uint(val, 1 << 20, &n) || n < 64)
+			return error_set(err, 0, "%s: \"%s\" is not a size in bytes (64 to 1048576)", origin, val);
+		*(id == O_MAX_URL ? &c->max_url : &c->max_header_bytes) = (size_t)n;
 		return 0;
 	case O_ADMIN_TOKEN:
 		free(c->admin_token);

@@ -30,6 +30,8 @@ struct config {
 	unsigned max_connections_per_ip; /* open at once from one address */
 	unsigned idle_timeout;		 /* seconds a connection may stay silent */
 	size_t connection_memory;	 /* bytes for one connection's request head */
+	size_t max_url;			 /* longest request target; longer is 414 */
+	size_t max_header_bytes;	 /* all header lines together; more is 431 */
 	bool rate_limit;     /* emulate Invent's per-IP limit */
 	unsigned rate_limit_per_minute;
 };

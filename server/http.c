@@ -403,6 +403,34 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
  * connection closed: otherwise what follows it on the connection could be read
  * as a request of its own (request smuggling). libmicrohttpd 0.9.75 lets these
  * through, so the check is ours. */
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	(void)kind;
+	*(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+	return MHD_YES;
+}
+
+/* Our limits on the request head, checked first so the answer is the envelope.
+ * A head beyond --connection-memory never gets here: libmicrohttpd answers it
+ * 414 or 431 itself, with a body of its own. */
+static bool head_too_large(struct request *r)
+{
+	const struct config *cfg = r->http->app->config;
+	if (strlen(r->uri) > cfg->max_url) {
+		reply_errorf(r, 414, "The request target must be at most %zu bytes", cfg->max_url);
+		return true;
+	}
+	size_t total = 0;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_size, &total);
+	if (total > cfg->max_header_bytes) {
+		reply_errorf(r, 431, "The request headers must be at most %zu bytes in all",
+			     cfg->max_header_bytes);
+		return true;
+	}
+	return false;
+}
+
 static bool framing_is_bad(struct request *r)
 {
 	struct header_count cl = {.name = MHD_HTTP_HEADER_CONTENT_LENGTH};
@@ -724,6 +752,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			r->close = true;
 			reply_errorf(r, 400, "Ambiguous or unsupported message framing");
 			return send_reply(r); /* at once: nothing after it may be read */
+		}
+		if (head_too_large(r)) {
+			r->close = true;
+			return send_reply(r);
 		}
 		if (stopping) {
 			/* Keep-alive connections outlive MHD_quiesce_daemon(); a request

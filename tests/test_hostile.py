@@ -899,6 +899,31 @@ def authorization_variants(exe):
     run_with_server(exe, [], body)
 
 
+
+@case("hostile@head-limits-answer-in-the-envelope")
+def head_limits(exe):
+    """Within libmicrohttpd's buffer, our own --max-url and --max-header-bytes
+    answer 414 and 431 with the envelope, and close the connection."""
+    def body(port):
+        target = "/orgs/c/contacts/" + "a" * 9000
+        data = ("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                % (target, KEY_DEMO)).encode()
+        ex = exchange(port, data, want=1, until_close=True)
+        assert [r.status for r in ex.responses] == [414] and ex.closed, ex
+        assert ex.responses[0].json() == {
+            "statusCode": 414, "error": "URI Too Long",
+            "message": "The request target must be at most 8192 bytes"}, ex.responses[0].body
+        data = ("GET /orgs/c/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                "X-Big: %s\r\n\r\n" % (KEY_DEMO, "b" * 9000)).encode()
+        ex = exchange(port, data, want=1, until_close=True)
+        assert [r.status for r in ex.responses] == [431] and ex.closed, ex
+        assert ex.responses[0].json() == {
+            "statusCode": 431, "error": "Request Header Fields Too Large",
+            "message": "The request headers must be at most 8192 bytes in all"}, ex.responses[0].body
+        assert_alive(port)
+        print("ok   414 and 431 in the envelope, connection closed")
+    run_with_server(exe, [], body)
+
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in CASES:
         sys.exit("usage: test_hostile.py CASE EXE; cases: " + " ".join(CASES))
