@@ -400,6 +400,7 @@ static void install_shims(void)
 static char context[512];
 static volatile sig_atomic_t in_case;
 
+static void set_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void set_context(const char *fmt, ...)
 {
 	va_list ap;
