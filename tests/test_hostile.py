@@ -445,7 +445,10 @@ def content_length_larger(exe):
                 return info
             t.row(name, row)
         t.done()
-    run_with_server(exe, [], body)
+    # libmicrohttpd (epoll) does not always notice a half-close while it waits
+    # for the rest of a body; the idle timeout then ends the connection, so it
+    # is short here.
+    run_with_server(exe, ["--idle-timeout", "3"], body)
 
 
 @case("hostile@content-length-smaller-than-body-rest-is-next-request")
