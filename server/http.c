@@ -39,6 +39,7 @@ struct http {
 	pthread_cond_t idle;
 	unsigned in_flight; /* requests begun and not yet completed */
 	unsigned suspended; /* requests waiting on the store or a fault's delay */
+	unsigned resuming;  /* store-thread calls inside MHD_resume_connection() */
 	bool stopping;	    /* new requests are refused with 503 */
 	struct request *delayed; /* waiting for a fault's delay, soonest first */
 	pthread_cond_t timer_wake;
@@ -229,7 +230,17 @@ static void job_done(void *arg, int rc, const struct error *err)
 	(void)rc;
 	(void)err;
 	struct request *r = arg;
+	struct http *h = r->http;
+	/* The request may be answered and freed, and the daemon stopped, before
+	 * MHD_resume_connection() has returned here: http_stop() waits for this. */
+	pthread_mutex_lock(&h->lock);
+	h->resuming++;
+	pthread_mutex_unlock(&h->lock);
 	MHD_resume_connection(r->conn);
+	pthread_mutex_lock(&h->lock);
+	if (--h->resuming == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
 }
 
 static void defer(struct request *r,
@@ -981,7 +992,7 @@ void http_stop(struct http *h)
 		/* Stopping the daemon with a suspended connection is fatal to
 		 * libmicrohttpd; no new request defers now, and the store thread still
 		 * runs, so every suspended one is answered soon. */
-		while (h->suspended > 0)
+		while (h->suspended > 0 || h->resuming > 0)
 			pthread_cond_wait(&h->idle, &h->lock);
 		/* Then give requests still receiving their body a little time; they
 		 * will be answered 503 rather than deferred. */
@@ -991,6 +1002,8 @@ void http_stop(struct http *h)
 		while (h->in_flight > 0 &&
 		       pthread_cond_timedwait(&h->idle, &h->lock, &until) == 0)
 			;
+		while (h->resuming > 0)
+			pthread_cond_wait(&h->idle, &h->lock);
 		pthread_mutex_unlock(&h->lock);
 		MHD_stop_daemon(h->daemon);
 	}
