@@ -35,6 +35,15 @@ struct op {
 	int64_t total;
 };
 
+static void op_release_contacts(struct op *op)
+{
+	op->before.channels = NULL; /* borrowed from op->contact */
+	op->before.segments = NULL;
+	op->before.n_channels = op->before.n_segments = 0;
+	contact_cleanup(&op->before);
+	contact_cleanup(&op->contact);
+}
+
 static void op_free(void *p)
 {
 	struct op *op = p;
@@ -42,11 +51,7 @@ static void op_free(void *p)
 	contact_create_cleanup(&op->create);
 	free(op->body);
 	free(op->before_fields);
-	op->before.channels = NULL; /* borrowed from op->contact */
-	op->before.segments = NULL;
-	op->before.n_channels = op->before.n_segments = 0;
-	contact_cleanup(&op->before);
-	contact_cleanup(&op->contact);
+	op_release_contacts(op);
 	for (size_t i = 0; op->contacts && i < op->n; i++)
 		contact_cleanup(&op->contacts[i]);
 	for (size_t i = 0; op->segments && i < op->n; i++)
@@ -208,6 +213,9 @@ static int patch_run(struct store *s, struct request *r, struct error *err)
 	op->body = contact_json_render(c, &op->body_len);
 	if (op->changed)
 		op->before_fields = contact_json_render_patchable(&op->before);
+	/* Freed by the thread that allocated them: glibc frees a block from another
+	 * thread's heap under that heap's lock, which the two threads then contend for. */
+	op_release_contacts(op);
 	return 0;
 }
 

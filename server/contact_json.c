@@ -1,122 +1,105 @@
-/* See contact_json.h. Keys are string literals, so cJSON need not copy them (the
- * ...CS calls); when a tree is only printed and deleted while the struct is alive
- * (contact_json_render), string values are borrowed from the struct instead of
- * copied. Together they remove most of the allocations of rendering a contact. */
+/* See contact_json.h. Every object is written straight into a jsonbuf: these
+ * run on every request, and building a cJSON tree cost an allocation per value. */
 #include "contact_json.h"
 
 #include "clock.h"
+#include "jsonbuf.h"
 
-#include <stdbool.h>
 #include <string.h>
 
-static void add(cJSON *o, const char *key, cJSON *v)
+static void put_str(struct jsonbuf *b, const char *key, const char *v)
 {
-	cJSON_AddItemToObjectCS(o, key, v);
+	jsonbuf_key(b, key);
+	jsonbuf_string(b, v);
 }
 
-static void add_str(cJSON *o, const char *key, const char *v, bool borrow)
+static void put_bool(struct jsonbuf *b, const char *key, bool v)
 {
-	add(o, key,
-	    !v ? cJSON_CreateNull() : borrow ? cJSON_CreateStringReference(v) : cJSON_CreateString(v));
+	jsonbuf_key(b, key);
+	jsonbuf_bool(b, v);
 }
 
-static void add_bool(cJSON *o, const char *key, bool v)
+static void put_time(struct jsonbuf *b, const char *key, int64_t ms)
 {
-	add(o, key, cJSON_CreateBool(v));
-}
-
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
+	jsonbuf_key(b, key);
 	if (ms == MODEL_NO_TIME) {
-		add(o, key, cJSON_CreateNull());
+		jsonbuf_null(b);
 		return;
 	}
-	char buf[CLOCK_TEXT_SIZE];
-	clock_format(ms, buf);
-	add(o, key, cJSON_CreateString(buf));
+	char text[CLOCK_TEXT_SIZE + 2];
+	text[0] = '"';
+	clock_format(ms, text + 1);
+	text[CLOCK_TEXT_SIZE] = '"';
+	jsonbuf_raw(b, text, CLOCK_TEXT_SIZE + 1);
 }
 
-/* cJSON prints numbers with sprintf and checks them with sscanf; an integer we
- * format ourselves goes in raw. */
-static void add_count(cJSON *o, const char *key, int64_t v)
+static void channel_write(struct jsonbuf *b, const struct channel *ch)
 {
-	char num[24], *p = num + sizeof num;
-	uint64_t n = v > 0 ? (uint64_t)v : 0;
-	*--p = '\0';
-	do
-		*--p = (char)('0' + n % 10);
-	while (n /= 10);
-	add(o, key, cJSON_CreateRaw(p));
-}
-
-static cJSON *channel_object(const struct channel *ch, bool borrow)
-{
-	cJSON *o = cJSON_CreateObject();
-	add_str(o, "id", ch->id, borrow);
-	add_str(o, "type", ch->type, borrow);
-	add_str(o, "user_id", ch->user_id, borrow);
-	add_str(o, "avatar", ch->avatar, borrow);
-	add_str(o, "name", ch->name, borrow);
-	add_str(o, "username", ch->username, borrow);
-	add_str(o, "email", ch->email, borrow);
-	add_str(o, "phone", ch->phone, borrow);
-	add_str(o, "country", ch->country, borrow);
-	add_str(o, "agent", ch->agent, borrow);
-	add_str(o, "ip", ch->ip, borrow);
-	add_str(o, "language", ch->language, borrow);
+	jsonbuf_open(b, '{');
+	put_str(b, "id", ch->id);
+	put_str(b, "type", ch->type);
+	put_str(b, "user_id", ch->user_id);
+	put_str(b, "avatar", ch->avatar);
+	put_str(b, "name", ch->name);
+	put_str(b, "username", ch->username);
+	put_str(b, "email", ch->email);
+	put_str(b, "phone", ch->phone);
+	put_str(b, "country", ch->country);
+	put_str(b, "agent", ch->agent);
+	put_str(b, "ip", ch->ip);
+	put_str(b, "language", ch->language);
 	/* Stored as validated compact JSON, so it is copied in verbatim. */
-	add(o, "platform_data", cJSON_CreateRaw(ch->platform_data ? ch->platform_data : "{}"));
-	add_time(o, "created_at", ch->created_at);
-	add_time(o, "updated_at", ch->updated_at);
-	add_str(o, "link", ch->link, borrow);
-	return o;
+	const char *pd = ch->platform_data ? ch->platform_data : "{}";
+	jsonbuf_key(b, "platform_data");
+	jsonbuf_raw(b, pd, strlen(pd));
+	put_time(b, "created_at", ch->created_at);
+	put_time(b, "updated_at", ch->updated_at);
+	put_str(b, "link", ch->link);
+	jsonbuf_close(b, '}');
 }
 
-static cJSON *segment_object(const struct segment *s, bool borrow)
+static void segment_write(struct jsonbuf *b, const struct segment *s)
 {
-	cJSON *o = cJSON_CreateObject();
-	add_str(o, "id", s->id, borrow);
-	add_str(o, "name", s->name, borrow);
-	add_str(o, "color", s->color, borrow);
-	add_count(o, "contacts_count", s->contacts_count);
-	add_time(o, "created_at", s->created_at);
-	add_time(o, "updated_at", s->updated_at);
-	return o;
+	jsonbuf_open(b, '{');
+	put_str(b, "id", s->id);
+	put_str(b, "name", s->name);
+	put_str(b, "color", s->color);
+	jsonbuf_key(b, "contacts_count");
+	jsonbuf_int(b, s->contacts_count > 0 ? s->contacts_count : 0);
+	put_time(b, "created_at", s->created_at);
+	put_time(b, "updated_at", s->updated_at);
+	jsonbuf_close(b, '}');
 }
 
-static cJSON *contact_object(const struct contact *c, bool borrow)
+static void contact_write(struct jsonbuf *b, const struct contact *c)
 {
-	cJSON *o = cJSON_CreateObject();
-	add_str(o, "id", c->id, borrow);
-	add_str(o, "name", c->name, borrow);
-	add_bool(o, "blocked", c->blocked);
-	add_bool(o, "unsubscribed", c->unsubscribed);
-	add_bool(o, "is_admin", c->is_admin);
-	cJSON *channels = cJSON_CreateArray();
-	add(o, "channels", channels);
-	for (size_t i = 0; i < c->n_channels; i++)
-		cJSON_AddItemToArray(channels, channel_object(&c->channels[i], borrow));
-	cJSON *segments = cJSON_CreateArray();
-	add(o, "segments", segments);
-	for (size_t i = 0; i < c->n_segments; i++)
-		cJSON_AddItemToArray(segments, segment_object(&c->segments[i], borrow));
-	add_time(o, "created_at", c->created_at);
-	add_time(o, "updated_at", c->updated_at);
-	add_time(o, "blocked_at", c->blocked ? c->blocked_at : MODEL_NO_TIME);
-	add_time(o, "unsubscribed_at", c->unsubscribed ? c->unsubscribed_at : MODEL_NO_TIME);
-	add_str(o, "unsubscribe_reason", c->unsubscribe_reason, borrow);
-	add_str(o, "unsubscribe_feedback", c->unsubscribe_feedback, borrow);
-	return o;
-}
-
-cJSON *contact_json_object(const struct contact *c)
-{
-	return contact_object(c, false);
-}
-
-cJSON *segment_json_object(const struct segment *s)
-{
-	return segment_object(s, false);
+	jsonbuf_open(b, '{');
+	put_str(b, "id", c->id);
+	put_str(b, "name", c->name);
+	put_bool(b, "blocked", c->blocked);
+	put_bool(b, "unsubscribed", c->unsubscribed);
+	put_bool(b, "is_admin", c->is_admin);
+	jsonbuf_key(b, "channels");
+	jsonbuf_open(b, '[');
+	for (size_t i = 0; i < c->n_channels; i++) {
+		jsonbuf_element(b);
+		channel_write(b, &c->channels[i]);
+	}
+	jsonbuf_close(b, ']');
+	jsonbuf_key(b, "segments");
+	jsonbuf_open(b, '[');
+	for (size_t i = 0; i < c->n_segments; i++) {
+		jsonbuf_element(b);
+		segment_write(b, &c->segments[i]);
+	}
+	jsonbuf_close(b, ']');
+	put_time(b, "created_at", c->created_at);
+	put_time(b, "updated_at", c->updated_at);
+	put_time(b, "blocked_at", c->blocked ? c->blocked_at : MODEL_NO_TIME);
+	put_time(b, "unsubscribed_at", c->unsubscribed ? c->unsubscribed_at : MODEL_NO_TIME);
+	put_str(b, "unsubscribe_reason", c->unsubscribe_reason);
+	put_str(b, "unsubscribe_feedback", c->unsubscribe_feedback);
+	jsonbuf_close(b, '}');
 }
 
 char *contact_json_print(const cJSON *v, size_t *len)
@@ -127,46 +110,57 @@ char *contact_json_print(const cJSON *v, size_t *len)
 	return s;
 }
 
+/* About what one contact with a channel and a segment takes, so that most
+ * renders never grow their buffer. */
+enum { CONTACT_JSON_HINT = 1024 };
+
 char *contact_json_render(const struct contact *c, size_t *len)
 {
-	cJSON *o = contact_object(c, true);
-	char *s = contact_json_print(o, len);
-	cJSON_Delete(o);
-	return s;
+	struct jsonbuf b;
+	jsonbuf_init(&b, CONTACT_JSON_HINT);
+	contact_write(&b, c);
+	return jsonbuf_finish(&b, len);
 }
 
 char *contact_json_render_list(const struct contact *list, size_t n, size_t *len)
 {
-	cJSON *a = cJSON_CreateArray();
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(a, contact_object(&list[i], true));
-	char *s = contact_json_print(a, len);
-	cJSON_Delete(a);
-	return s;
+	struct jsonbuf b;
+	jsonbuf_init(&b, CONTACT_JSON_HINT * (n ? n : 1));
+	jsonbuf_open(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		jsonbuf_element(&b);
+		contact_write(&b, &list[i]);
+	}
+	jsonbuf_close(&b, ']');
+	return jsonbuf_finish(&b, len);
 }
 
 char *segment_json_render_list(const struct segment *list, size_t n, size_t *len)
 {
-	cJSON *a = cJSON_CreateArray();
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(a, segment_object(&list[i], true));
-	char *s = contact_json_print(a, len);
-	cJSON_Delete(a);
-	return s;
+	struct jsonbuf b;
+	jsonbuf_init(&b, 256 * (n ? n : 1));
+	jsonbuf_open(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		jsonbuf_element(&b);
+		segment_write(&b, &list[i]);
+	}
+	jsonbuf_close(&b, ']');
+	return jsonbuf_finish(&b, len);
 }
 
 char *contact_json_render_patchable(const struct contact *c)
 {
-	cJSON *o = cJSON_CreateObject();
-	add_str(o, "name", c->name, true);
-	add_bool(o, "blocked", c->blocked);
-	add_bool(o, "unsubscribed", c->unsubscribed);
-	add_time(o, "updated_at", c->updated_at);
-	add_time(o, "blocked_at", c->blocked ? c->blocked_at : MODEL_NO_TIME);
-	add_time(o, "unsubscribed_at", c->unsubscribed ? c->unsubscribed_at : MODEL_NO_TIME);
-	add_str(o, "unsubscribe_reason", c->unsubscribe_reason, true);
-	add_str(o, "unsubscribe_feedback", c->unsubscribe_feedback, true);
-	char *s = contact_json_print(o, NULL);
-	cJSON_Delete(o);
-	return s;
+	struct jsonbuf b;
+	jsonbuf_init(&b, 256);
+	jsonbuf_open(&b, '{');
+	put_str(&b, "name", c->name);
+	put_bool(&b, "blocked", c->blocked);
+	put_bool(&b, "unsubscribed", c->unsubscribed);
+	put_time(&b, "updated_at", c->updated_at);
+	put_time(&b, "blocked_at", c->blocked ? c->blocked_at : MODEL_NO_TIME);
+	put_time(&b, "unsubscribed_at", c->unsubscribed ? c->unsubscribed_at : MODEL_NO_TIME);
+	put_str(&b, "unsubscribe_reason", c->unsubscribe_reason);
+	put_str(&b, "unsubscribe_feedback", c->unsubscribe_feedback);
+	jsonbuf_close(&b, '}');
+	return jsonbuf_finish(&b, NULL);
 }

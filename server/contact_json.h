@@ -6,11 +6,6 @@
 
 #include "model.h"
 
-/* The contact as a cJSON object (caller owns it: cJSON_Delete). */
-cJSON *contact_json_object(const struct contact *c);
-/* The segment as a cJSON object (caller owns it: cJSON_Delete). */
-cJSON *segment_json_object(const struct segment *s);
-
 /* The contact as compact JSON text: a fresh heap string (free()), *len its length. */
 char *contact_json_render(const struct contact *c, size_t *len);
 

@@ -1,0 +1,198 @@
+/* The JSON encoding of contacts: jsonbuf against cJSON's own printer, and the
+ * contact, channel and segment objects field by field, in order. */
+#include "contact_json.h"
+#include "jsonbuf.h"
+#include "testlib.h"
+
+#include <cjson/cJSON.h>
+
+/* s as cJSON_PrintUnformatted prints it. */
+static char *cjson_text(const char *s)
+{
+	cJSON *v = cJSON_CreateString(s);
+	char *t = cJSON_PrintUnformatted(v);
+	cJSON_Delete(v);
+	return t;
+}
+
+static char *jsonbuf_text(const char *s)
+{
+	struct jsonbuf b;
+	jsonbuf_init(&b, 0);
+	jsonbuf_string(&b, s);
+	return jsonbuf_finish(&b, NULL);
+}
+
+static void check_same_as_cjson(const char *s)
+{
+	char *want = cjson_text(s), *got = jsonbuf_text(s);
+	CHECK_STR_EQ(got, want);
+	free(want);
+	free(got);
+}
+
+static void strings_match_cjson(void)
+{
+	char s[4] = "a?b";
+	for (int c = 1; c < 256; c++) {
+		s[1] = (char)c;
+		check_same_as_cjson(s);
+	}
+	check_same_as_cjson("");
+	check_same_as_cjson("Ада Лавлейс 李小龍 🦊 \"quoted\" back\\slash\t\r\n\x01\x1f\x7f");
+	/* Random byte strings, growing past the first buffer size. */
+	unsigned seed = 12345;
+	for (int round = 0; round < 2000; round++) {
+		char r[300];
+		size_t n = (size_t)round % (sizeof r - 1);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245 + 12345;
+			r[i] = (char)(1 + (seed >> 16) % 255);
+		}
+		r[n] = '\0';
+		check_same_as_cjson(r);
+	}
+}
+
+static void values_and_separators(void)
+{
+	struct jsonbuf b;
+	jsonbuf_init(&b, 1); /* grows from the smallest buffer */
+	jsonbuf_open(&b, '{');
+	jsonbuf_key(&b, "a");
+	jsonbuf_open(&b, '[');
+	jsonbuf_close(&b, ']');
+	jsonbuf_key(&b, "b");
+	jsonbuf_open(&b, '[');
+	int64_t ints[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN};
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+		jsonbuf_element(&b);
+		jsonbuf_int(&b, ints[i]);
+	}
+	jsonbuf_element(&b);
+	jsonbuf_open(&b, '{');
+	jsonbuf_close(&b, '}');
+	jsonbuf_element(&b);
+	jsonbuf_null(&b);
+	jsonbuf_element(&b);
+	jsonbuf_bool(&b, true);
+	jsonbuf_element(&b);
+	jsonbuf_bool(&b, false);
+	jsonbuf_element(&b);
+	jsonbuf_string(&b, NULL);
+	jsonbuf_close(&b, ']');
+	jsonbuf_key(&b, "c");
+	jsonbuf_raw(&b, "{\"x\":1}", 7);
+	jsonbuf_close(&b, '}');
+	size_t len;
+	char *s = jsonbuf_finish(&b, &len);
+	CHECK_STR_EQ(s, "{\"a\":[],\"b\":[0,1,-1,42,9223372036854775807,-9223372036854775808,{},"
+			"null,true,false,null],\"c\":{\"x\":1}}");
+	CHECK_INT_EQ(len, strlen(s));
+	CHECK_NULL(b.s);
+	free(s);
+}
+
+static struct channel test_channel(void)
+{
+	return (struct channel){
+		.id = "ch_1", .type = "whatsapp_bot", .user_id = "+15550100",
+		.name = "Ada \"A\" L.", .phone = "+15550100", .country = "GB",
+		.language = "en", .platform_data = "{\"wa_id\":\"15550100\"}",
+		.created_at = 0, .updated_at = 1714555800123, .link = "https://wa.me/15550100",
+	};
+}
+
+static void contact_in_order(void)
+{
+	struct channel ch[2] = {test_channel(), test_channel()};
+	ch[1].id = "ch_2";
+	ch[1].type = "gmail";
+	ch[1].platform_data = NULL; /* rendered {} */
+	struct segment sg = {.id = "seg_vip", .name = "VIP", .color = "amber",
+			     .contacts_count = 3, .created_at = 1704067200000,
+			     .updated_at = 1704067200000};
+	struct contact c = {
+		.id = "ct_ada", .name = "Ада\n", .blocked = true, .unsubscribed = false,
+		.is_admin = true, .created_at = 1704067200000, .updated_at = 1714555800000,
+		.blocked_at = 1714555800000, .unsubscribed_at = 1714555800000, /* flag false: null */
+		.unsubscribe_reason = "too_many_messages", .unsubscribe_feedback = NULL,
+		.channels = ch, .n_channels = 2, .segments = &sg, .n_segments = 1,
+	};
+	const char *channel_tail =
+		"\"user_id\":\"+15550100\",\"avatar\":null,\"name\":\"Ada \\\"A\\\" L.\","
+		"\"username\":null,\"email\":null,\"phone\":\"+15550100\",\"country\":\"GB\","
+		"\"agent\":null,\"ip\":null,\"language\":\"en\",";
+	char want[4096];
+	snprintf(want, sizeof want,
+		 "{\"id\":\"ct_ada\",\"name\":\"Ада\\n\",\"blocked\":true,\"unsubscribed\":false,"
+		 "\"is_admin\":true,\"channels\":["
+		 "{\"id\":\"ch_1\",\"type\":\"whatsapp_bot\",%s"
+		 "\"platform_data\":{\"wa_id\":\"15550100\"},\"created_at\":\"1970-01-01T00:00:00.000Z\","
+		 "\"updated_at\":\"2024-05-01T09:30:00.123Z\",\"link\":\"https://wa.me/15550100\"},"
+		 "{\"id\":\"ch_2\",\"type\":\"gmail\",%s"
+		 "\"platform_data\":{},\"created_at\":\"1970-01-01T00:00:00.000Z\","
+		 "\"updated_at\":\"2024-05-01T09:30:00.123Z\",\"link\":\"https://wa.me/15550100\"}],"
+		 "\"segments\":[{\"id\":\"seg_vip\",\"name\":\"VIP\",\"color\":\"amber\","
+		 "\"contacts_count\":3,\"created_at\":\"2024-01-01T00:00:00.000Z\","
+		 "\"updated_at\":\"2024-01-01T00:00:00.000Z\"}],"
+		 "\"created_at\":\"2024-01-01T00:00:00.000Z\",\"updated_at\":\"2024-05-01T09:30:00.000Z\","
+		 "\"blocked_at\":\"2024-05-01T09:30:00.000Z\",\"unsubscribed_at\":null,"
+		 "\"unsubscribe_reason\":\"too_many_messages\",\"unsubscribe_feedback\":null}",
+		 channel_tail, channel_tail);
+	size_t len;
+	char *got = contact_json_render(&c, &len);
+	CHECK_STR_EQ(got, want);
+	CHECK_INT_EQ(len, strlen(want));
+	/* And it is JSON that cJSON reads back and prints the same. */
+	cJSON *parsed = cJSON_Parse(got);
+	CHECK(parsed);
+	char *again = cJSON_PrintUnformatted(parsed);
+	CHECK_STR_EQ(again, got);
+	free(again);
+	cJSON_Delete(parsed);
+	free(got);
+
+	char *list = contact_json_render_list(&c, 1, &len);
+	CHECK(list[0] == '[' && list[len - 1] == ']');
+	CHECK_INT_EQ(len, strlen(want) + 2);
+	CHECK(!strncmp(list + 1, want, strlen(want)));
+	free(list);
+	list = contact_json_render_list(NULL, 0, &len);
+	CHECK_STR_EQ(list, "[]");
+	free(list);
+
+	char *fields = contact_json_render_patchable(&c);
+	CHECK_STR_EQ(fields, "{\"name\":\"Ада\\n\",\"blocked\":true,\"unsubscribed\":false,"
+			     "\"updated_at\":\"2024-05-01T09:30:00.000Z\","
+			     "\"blocked_at\":\"2024-05-01T09:30:00.000Z\",\"unsubscribed_at\":null,"
+			     "\"unsubscribe_reason\":\"too_many_messages\",\"unsubscribe_feedback\":null}");
+	free(fields);
+}
+
+static void segment_list(void)
+{
+	struct segment sg[2] = {
+		{.id = "a", .name = "A", .color = "red", .contacts_count = 0,
+		 .created_at = 1, .updated_at = 2},
+		{.id = "b", .name = "B\\", .color = "blue", .contacts_count = 12345678901,
+		 .created_at = 1, .updated_at = 2},
+	};
+	size_t len;
+	char *s = segment_json_render_list(sg, 2, &len);
+	CHECK_STR_EQ(s, "[{\"id\":\"a\",\"name\":\"A\",\"color\":\"red\",\"contacts_count\":0,"
+			"\"created_at\":\"1970-01-01T00:00:00.001Z\",\"updated_at\":\"1970-01-01T00:00:00.002Z\"},"
+			"{\"id\":\"b\",\"name\":\"B\\\\\",\"color\":\"blue\",\"contacts_count\":12345678901,"
+			"\"created_at\":\"1970-01-01T00:00:00.001Z\",\"updated_at\":\"1970-01-01T00:00:00.002Z\"}]");
+	CHECK_INT_EQ(len, strlen(s));
+	free(s);
+}
+
+static const struct test_case cases[] = {
+	TEST_CASE("json@strings-escaped-as-cjson-does", strings_match_cjson),
+	TEST_CASE("json@values-and-separators", values_and_separators),
+	TEST_CASE("json@contact-fields-in-order", contact_in_order),
+	TEST_CASE("json@segment-list", segment_list),
+};
+
+TEST_MAIN(cases)
