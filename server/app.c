@@ -24,7 +24,9 @@ int app_start(const struct config *cfg, struct app **out, struct error *err)
 		clock_freeze(a->clock, cfg->clock_ms);
 	a->ids = ids_new(cfg->seeded, cfg->seed);
 	a->auth = auth_new();
-	a->journal = journal_new(cfg->journal_size);
+	/* The journal's bulk goes where temporary files go (journal.h says why). */
+	const char *tmp = getenv("TMPDIR");
+	a->journal = journal_new(cfg->journal_size, tmp && *tmp ? tmp : "/tmp");
 	a->faults = faults_new();
 	if (cfg->rate_limit)
 		a->ratelimit = ratelimit_new(cfg->rate_limit_per_minute);

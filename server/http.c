@@ -292,21 +292,28 @@ static void defer(struct request *r,
 static double ms_since(const struct timespec *t0);
 static void apply_fault_answer(struct request *r);
 
+/* The request headers packed as "name\0value\0...\0", in a buffer that starts
+ * on the stack, since journaling them is on every request's path. */
 struct packed {
 	char *buf;
 	size_t len, cap;
+	char small[1024];
 };
 
 static void pack(struct packed *p, const char *s)
 {
 	size_t n = strlen(s) + 1;
 	if (p->len + n + 1 > p->cap) {
-		p->cap = (p->len + n + 1) * 2;
-		p->buf = xrealloc(p->buf, p->cap);
+		size_t cap = (p->len + n + 1) * 2;
+		char *buf = xmalloc(cap);
+		memcpy(buf, p->buf, p->len);
+		if (p->buf != p->small)
+			free(p->buf);
+		p->buf = buf;
+		p->cap = cap;
 	}
 	memcpy(p->buf + p->len, s, n);
 	p->len += n;
-	p->buf[p->len] = '\0';
 }
 
 static enum MHD_Result pack_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -332,26 +339,34 @@ static void journal_request(struct request *r)
 	struct app *app = r->http->app;
 	if (!app->config->journal_size || (strncmp(r->path, "/orgs/", 6) && strcmp(r->path, "/orgs")))
 		return;
-	struct packed headers = {xcalloc(1, 1), 0, 1};
+	struct packed headers;
+	headers.buf = headers.small;
+	headers.len = 0;
+	headers.cap = sizeof headers.small;
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, pack_header, &headers);
+	headers.buf[headers.len++] = '\0';
 	const char *q = r->uri ? strchr(r->uri, '?') : NULL;
 	struct journal_entry e = {
 		.time_ms = clock_now_ms(app->clock),
-		.client = xstrdup(r->client),
-		.method = xstrdup(r->method),
-		.path = xstrdup(r->path),
-		.query = q ? xstrdup(q + 1) : NULL,
+		.client = r->client,
+		.method = r->method,
+		.path = r->path,
+		.query = q ? q + 1 : NULL,
 		.request_headers = headers.buf,
-		.request_body = r->body ? xstrndup(r->body, r->body_len) : NULL,
+		.request_headers_len = headers.len,
+		.request_body = r->body,
+		.request_body_len = r->body_len,
 		.status = r->status,
-		.response_body = r->resp ? xstrndup(r->resp, r->resp_len) : NULL,
+		.response_body = r->resp,
+		.response_body_len = r->resp_len,
 		.duration_ms = ms_since(&r->start),
 		.contact_before_fields = r->journal_before,
 		.contact_after = r->journal_after,
-		.org_id = r->org[0] ? xstrdup(r->org) : NULL,
+		.org_id = r->org[0] ? r->org : NULL,
 	};
-	r->journal_before = r->journal_after = NULL;
 	journal_add(app->journal, &e);
+	if (headers.buf != headers.small)
+		free(headers.buf);
 }
 
 static enum MHD_Result send_reply(struct request *r)

@@ -1,55 +1,462 @@
-/* See journal.h. A ring buffer under one mutex; entries are rendered only when
- * asked for, so recording a request costs a few copies. */
+/* See journal.h.
+ *
+ * Layout. Entries sit in a ring of slots under one mutex. A slot holds what
+ * filters read; its bulk is one record in "the log", a circular space of cap
+ * bytes kept in the spill file or in a heap buffer. Records lie back to back in
+ * slot order: the oldest slot's record is where live data begins, head where
+ * the next record goes, after the newest or, wrapping, at 0 when the space
+ * before the oldest has room. A record that fits nowhere makes the log grow:
+ * the live records are copied, in order, into a new log at least twice as
+ * large as they are (rare: the log settles at a size that fits the journal).
+ * Records bound for the file gather in a pending buffer that is written 64 KiB
+ * at a time, so recording a request costs a copy, not a system call; a query
+ * reads pending records from that buffer. Everything is rendered only when
+ * asked for. */
 #include "journal.h"
 
 #include "clock.h"
 #include "xalloc.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-struct stored {
-	int64_t id;
-	struct journal_entry e;
+enum {
+	LOG_MIN = 256 * 1024, /* the smallest log, in bytes */
+	PEND_MAX = 64 * 1024, /* pending bytes that make a write */
+};
+
+/* The fields of a record, in order. */
+enum { F_CLIENT, F_QUERY, F_HEADERS, F_REQUEST_BODY, F_RESPONSE_BODY, F_BEFORE, F_AFTER, F__COUNT };
+
+#define NO_FIELD UINT32_MAX /* the length that stands for null */
+#define NO_PLACE UINT64_MAX
+
+struct field {
+	const char *s;
+	size_t len;
+	bool cut; /* longer than JOURNAL_BODY_MAX: kept cut, with a mark */
+};
+
+struct slot {
+	int64_t id, time_ms;
+	double duration_ms;
+	uint64_t off; /* the record's place in the log */
+	uint32_t len;
+	int status;
+	char *keys; /* "method\0path\0org_id\0" ("" for an absent one) */
 };
 
 struct journal {
 	pthread_mutex_t lock;
-	struct stored *ring;
+	struct slot *ring;
 	size_t capacity, start, count;
 	int64_t next_id;
+	char *spill_dir;
+	int fd;	  /* the spill file; -1: the log is mem */
+	char *mem;
+	uint64_t cap, head, live; /* log size, next place, bytes of live records */
+	char *pend;		  /* records on their way to the file, which belong */
+	size_t pend_len, pend_cap; /* at [pend_off, pend_off + pend_len) */
+	uint64_t pend_off;
+	bool warned;
 };
 
-struct journal *journal_new(size_t capacity)
+static const char cut_mark[] = "...(cut)";
+
+/* --- Records: for each field, a 4-byte length (NO_FIELD: null), its bytes and
+ * a NUL, so a read record hands out C strings in place. --- */
+
+static struct field text_field(const char *s)
+{
+	return (struct field){s, s ? strlen(s) : 0, false};
+}
+
+static struct field body_field(const char *s, size_t len)
+{
+	if (s && len > JOURNAL_BODY_MAX)
+		return (struct field){s, JOURNAL_BODY_MAX, true};
+	return (struct field){s, len, false};
+}
+
+static size_t record_size(const struct field *f)
+{
+	size_t n = 0;
+	for (int i = 0; i < F__COUNT; i++)
+		n += 4 + (f[i].s ? f[i].len + 1 : 0);
+	return n;
+}
+
+static void record_encode(char *out, const struct field *f)
+{
+	for (int i = 0; i < F__COUNT; i++) {
+		uint32_t len = f[i].s ? (uint32_t)f[i].len : NO_FIELD;
+		memcpy(out, &len, 4);
+		out += 4;
+		if (!f[i].s)
+			continue;
+		if (f[i].cut) {
+			size_t keep = f[i].len - (sizeof cut_mark - 1);
+			memcpy(out, f[i].s, keep);
+			memcpy(out + keep, cut_mark, sizeof cut_mark - 1);
+		} else {
+			memcpy(out, f[i].s, f[i].len);
+		}
+		out[f[i].len] = '\0';
+		out += f[i].len + 1;
+	}
+}
+
+/* Points out[] into rec (NULL for null); false if rec is not a whole record. */
+static bool record_decode(char *rec, size_t len, const char *out[F__COUNT])
+{
+	size_t at = 0;
+	for (int i = 0; i < F__COUNT; i++) {
+		uint32_t n;
+		if (len - at < 4)
+			return false;
+		memcpy(&n, rec + at, 4);
+		at += 4;
+		out[i] = NULL;
+		if (n == NO_FIELD)
+			continue;
+		if (len - at < (size_t)n + 1)
+			return false;
+		out[i] = rec + at;
+		at += (size_t)n + 1;
+	}
+	return at == len;
+}
+
+/* --- The log --- */
+
+static int open_spill(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	/* A file system without O_TMPFILE: a named file, unlinked at once. */
+	char *path = xasprintf("%s/invent-mock-journal-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	free(path);
+	return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int flush(struct journal *j)
+{
+	if (j->fd < 0 || !j->pend_len)
+		return 0;
+	if (write_all(j->fd, j->pend, j->pend_len, j->pend_off))
+		return -1;
+	j->pend_len = 0;
+	return 0;
+}
+
+/* Reads s's record into buf (s->len bytes). */
+static int read_record(struct journal *j, const struct slot *s, char *buf)
+{
+	if (j->fd < 0) {
+		memcpy(buf, j->mem + s->off, s->len);
+		return 0;
+	}
+	if (j->pend_len && s->off >= j->pend_off && s->off + s->len <= j->pend_off + j->pend_len) {
+		memcpy(buf, j->pend + (s->off - j->pend_off), s->len);
+		return 0;
+	}
+	size_t got = 0;
+	while (got < s->len) {
+		ssize_t r = pread(j->fd, buf + got, s->len - got, (off_t)(s->off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static struct slot *slot_at(struct journal *j, size_t i)
+{
+	return &j->ring[(j->start + i) % j->capacity];
+}
+
+/* Where a record of n bytes can go, or NO_PLACE. */
+static uint64_t place(const struct journal *j, uint64_t n)
+{
+	if (j->count == 0)
+		return n <= j->cap ? 0 : NO_PLACE;
+	uint64_t tail = j->ring[j->start].off;
+	if (j->head > tail) { /* live: [tail, head) */
+		if (j->head + n <= j->cap)
+			return j->head;
+		return n <= tail ? 0 : NO_PLACE;
+	}
+	/* Wrapped; live: [tail, the old end) and [0, head). */
+	return j->head + n <= tail ? j->head : NO_PLACE;
+}
+
+static void warn_memory(struct journal *j, const char *why)
+{
+	if (j->warned)
+		return;
+	j->warned = true;
+	fprintf(stderr, "invent-mock: the journal keeps its entries in memory: %s\n", why);
+}
+
+/* Copies every live record, in order, to the start of a new log of new_cap
+ * bytes: in a new spill file when to_file and one can be made and written,
+ * else in memory. A record that cannot be read back is kept with every field
+ * null. The slots change only once the copy is whole. */
+static void relayout(struct journal *j, uint64_t new_cap, bool to_file)
+{
+	int fd = -1;
+	char *mem = NULL;
+	if (to_file && (flush(j) || (fd = open_spill(j->spill_dir)) < 0)) {
+		warn_memory(j, strerror(errno));
+		to_file = false;
+	}
+	if (!to_file)
+		mem = xmalloc(new_cap);
+	uint64_t *offs = xmalloc((j->count ? j->count : 1) * sizeof *offs);
+	uint32_t *lens = xmalloc((j->count ? j->count : 1) * sizeof *lens);
+	/* Written to the new file through a buffer of its own. */
+	char *out = to_file ? xmalloc(PEND_MAX) : NULL;
+	size_t out_len = 0;
+	uint64_t out_off = 0, pos = 0;
+	char *rec = NULL;
+	size_t rec_cap = 0;
+	for (size_t i = 0; i < j->count; i++) {
+		const struct slot *s = slot_at(j, i);
+		if (s->len > rec_cap) {
+			rec_cap = s->len;
+			rec = xrealloc(rec, rec_cap);
+		}
+		size_t len = s->len;
+		if (read_record(j, s, rec)) {
+			const struct field none[F__COUNT] = {{0}};
+			len = record_size(none);
+			record_encode(rec, none);
+		}
+		if (!to_file) {
+			memcpy(mem + pos, rec, len);
+		} else {
+			if (out_len && out_len + len > PEND_MAX) {
+				if (write_all(fd, out, out_len, out_off))
+					goto file_failed;
+				out_off += out_len;
+				out_len = 0;
+			}
+			if (len > PEND_MAX) {
+				if (write_all(fd, rec, len, pos))
+					goto file_failed;
+				out_off = pos + len;
+			} else {
+				memcpy(out + out_len, rec, len);
+				out_len += len;
+			}
+		}
+		offs[i] = pos;
+		lens[i] = (uint32_t)len;
+		pos += len;
+	}
+	if (to_file && out_len && write_all(fd, out, out_len, out_off))
+		goto file_failed;
+	for (size_t i = 0; i < j->count; i++) {
+		slot_at(j, i)->off = offs[i];
+		slot_at(j, i)->len = lens[i];
+	}
+	free(offs);
+	free(lens);
+	free(rec);
+	free(out);
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->mem);
+	j->fd = fd;
+	j->mem = mem;
+	j->cap = new_cap;
+	j->head = pos;
+	j->live = pos;
+	j->pend_len = 0;
+	return;
+file_failed:
+	warn_memory(j, strerror(errno));
+	close(fd);
+	free(offs);
+	free(lens);
+	free(rec);
+	free(out);
+	relayout(j, new_cap, false); /* the old log is as it was */
+}
+
+/* Gives the log room for a record of n bytes. */
+static void grow(struct journal *j, uint64_t n)
+{
+	uint64_t want = 2 * (j->live + n);
+	relayout(j, want > j->cap ? want : j->cap, j->fd >= 0);
+}
+
+/* A write to the spill file failed: from now on the log is in memory. */
+static void to_memory(struct journal *j)
+{
+	warn_memory(j, strerror(errno));
+	relayout(j, 2 * j->live + LOG_MIN, false);
+}
+
+static void drop_oldest(struct journal *j)
+{
+	struct slot *s = slot_at(j, 0);
+	free(s->keys);
+	s->keys = NULL;
+	j->live -= s->len;
+	j->start = (j->start + 1) % j->capacity;
+	if (--j->count == 0)
+		j->head = j->pend_len = 0; /* what is pending is dead */
+}
+
+/* Whether the pending buffer must be written before a record of n bytes goes at off. */
+static bool must_flush(const struct journal *j, uint64_t off, size_t n)
+{
+	return j->pend_len && (off != j->pend_off + j->pend_len || j->pend_len + n > PEND_MAX);
+}
+
+static void put_record(struct journal *j, uint64_t off, const struct field *f, size_t n)
+{
+	if (j->fd < 0) {
+		record_encode(j->mem + off, f);
+		return;
+	}
+	if (!j->pend_len)
+		j->pend_off = off;
+	if (j->pend_len + n > j->pend_cap) {
+		j->pend_cap = j->pend_len + n > PEND_MAX ? j->pend_len + n : PEND_MAX;
+		j->pend = xrealloc(j->pend, j->pend_cap);
+	}
+	record_encode(j->pend + j->pend_len, f);
+	j->pend_len += n;
+}
+
+static char *pack_keys(const struct journal_entry *e)
+{
+	const char *k[3] = {e->method ? e->method : "", e->path ? e->path : "",
+			    e->org_id ? e->org_id : ""};
+	size_t len[3], n = 0;
+	for (int i = 0; i < 3; i++)
+		n += (len[i] = strlen(k[i])) + 1;
+	char *keys = xmalloc(n), *o = keys;
+	for (int i = 0; i < 3; i++) {
+		memcpy(o, k[i], len[i] + 1);
+		o += len[i] + 1;
+	}
+	return keys;
+}
+
+void journal_add(struct journal *j, const struct journal_entry *e)
+{
+	if (j->capacity == 0)
+		return;
+	struct field f[F__COUNT] = {
+		[F_CLIENT] = text_field(e->client),
+		[F_QUERY] = text_field(e->query),
+		[F_HEADERS] = {e->request_headers, e->request_headers_len, false},
+		[F_REQUEST_BODY] = body_field(e->request_body, e->request_body_len),
+		[F_RESPONSE_BODY] = body_field(e->response_body, e->response_body_len),
+		[F_BEFORE] = text_field(e->contact_before_fields),
+		[F_AFTER] = text_field(e->contact_after),
+	};
+	size_t n = record_size(f);
+	char *keys = pack_keys(e);
+	pthread_mutex_lock(&j->lock);
+	if (j->count == j->capacity)
+		drop_oldest(j);
+	uint64_t off;
+	for (;;) {
+		off = place(j, n);
+		if (off == NO_PLACE) {
+			grow(j, n);
+			continue;
+		}
+		if (j->fd >= 0 && must_flush(j, off, n) && flush(j)) {
+			to_memory(j);
+			continue;
+		}
+		break;
+	}
+	put_record(j, off, f, n);
+	struct slot *s = slot_at(j, j->count);
+	*s = (struct slot){.id = j->next_id++, .time_ms = e->time_ms, .duration_ms = e->duration_ms,
+			   .off = off, .len = (uint32_t)n, .status = e->status, .keys = keys};
+	j->count++;
+	j->head = off + n;
+	j->live += n;
+	if (j->pend_len >= PEND_MAX && flush(j))
+		to_memory(j);
+	pthread_mutex_unlock(&j->lock);
+}
+
+struct journal *journal_new(size_t capacity, const char *spill_dir)
 {
 	struct journal *j = xcalloc(1, sizeof *j);
 	pthread_mutex_init(&j->lock, NULL);
 	j->capacity = capacity;
 	j->ring = xcalloc(capacity ? capacity : 1, sizeof *j->ring);
 	j->next_id = 1;
-	return j;
-}
-
-void journal_entry_cleanup(struct journal_entry *e)
-{
-	char **s[] = {&e->client,	   &e->method,	       &e->path,	  &e->query,
-		      &e->request_headers, &e->request_body,   &e->response_body,
-		      &e->contact_before_fields, &e->contact_after, &e->org_id};
-	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
-		free(*s[i]);
-		*s[i] = NULL;
+	j->fd = -1;
+	j->cap = LOG_MIN;
+	if (capacity && spill_dir) {
+		j->spill_dir = xstrdup(spill_dir);
+		j->fd = open_spill(spill_dir);
+		if (j->fd < 0) {
+			char *why = xasprintf("%s: %s", spill_dir, strerror(errno));
+			warn_memory(j, why);
+			free(why);
+		}
 	}
+	if (capacity && j->fd < 0)
+		j->mem = xmalloc(j->cap);
+	return j;
 }
 
 void journal_clear(struct journal *j)
 {
 	pthread_mutex_lock(&j->lock);
-	for (size_t i = 0; i < j->count; i++)
-		journal_entry_cleanup(&j->ring[(j->start + i) % j->capacity].e);
-	j->start = j->count = 0;
+	while (j->count)
+		drop_oldest(j);
+	j->start = 0;
+	/* Hand back what the log took. A failure only keeps the space: the file
+	 * is written over from 0 all the same. */
+	if (j->fd >= 0) {
+		int rc = ftruncate(j->fd, 0);
+		(void)rc;
+	}
+	if (j->mem) {
+		free(j->mem);
+		j->mem = xmalloc(LOG_MIN);
+	}
+	j->cap = LOG_MIN;
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -58,54 +465,40 @@ void journal_free(struct journal *j)
 	if (!j)
 		return;
 	journal_clear(j);
+	if (j->fd >= 0)
+		close(j->fd);
 	pthread_mutex_destroy(&j->lock);
+	free(j->mem);
+	free(j->pend);
+	free(j->spill_dir);
 	free(j->ring);
 	free(j);
 }
 
-static void cut(char **body)
+bool journal_spills(struct journal *j)
 {
-	if (*body && strlen(*body) > JOURNAL_BODY_MAX) {
-		static const char mark[] = "...(cut)";
-		memcpy(*body + JOURNAL_BODY_MAX - sizeof mark + 1, mark, sizeof mark);
-	}
-}
-
-void journal_add(struct journal *j, struct journal_entry *e)
-{
-	cut(&e->request_body);
-	cut(&e->response_body);
 	pthread_mutex_lock(&j->lock);
-	if (j->capacity == 0) {
-		pthread_mutex_unlock(&j->lock);
-		journal_entry_cleanup(e);
-		return;
-	}
-	if (j->count == j->capacity) {
-		journal_entry_cleanup(&j->ring[j->start].e);
-		j->start = (j->start + 1) % j->capacity;
-		j->count--;
-	}
-	struct stored *slot = &j->ring[(j->start + j->count) % j->capacity];
-	slot->id = j->next_id++;
-	slot->e = *e;
-	j->count++;
+	bool spills = j->fd >= 0;
 	pthread_mutex_unlock(&j->lock);
-	memset(e, 0, sizeof *e);
+	return spills;
 }
 
-static bool matches(const struct journal_entry *e, const struct journal_filter *f)
+/* --- Queries --- */
+
+static bool matches(const struct slot *s, const struct journal_filter *f)
 {
-	if (f->method && (!e->method || strcmp(f->method, e->method)))
+	const char *method = s->keys, *path = method + strlen(method) + 1,
+		   *org = path + strlen(path) + 1;
+	if (f->method && strcmp(f->method, method))
 		return false;
 	/* fnmatch without FNM_PATHNAME: '*' also spans '/'. */
-	if (f->path && (!e->path || fnmatch(f->path, e->path, 0)))
+	if (f->path && fnmatch(f->path, path, 0))
 		return false;
-	if (f->status && f->status != e->status)
+	if (f->status && f->status != s->status)
 		return false;
-	if (f->org_id && (!e->org_id || strcmp(f->org_id, e->org_id)))
+	if (f->org_id && strcmp(f->org_id, org))
 		return false;
-	if (f->has_since && e->time_ms < f->since_ms)
+	if (f->has_since && s->time_ms < f->since_ms)
 		return false;
 	return true;
 }
@@ -117,11 +510,11 @@ static void add_text(cJSON *o, const char *key, const char *v)
 
 /* contact_before and contact_after of an entry that changed a contact: the
  * answer, and the answer with the fields it had before put back in place. */
-static void add_contacts(cJSON *o, const struct journal_entry *e)
+static void add_contacts(cJSON *o, const char *const *field)
 {
-	const char *after_text = e->contact_after ? e->contact_after : e->response_body;
-	cJSON *after = e->contact_before_fields && after_text ? cJSON_Parse(after_text) : NULL;
-	cJSON *fields = after ? cJSON_Parse(e->contact_before_fields) : NULL;
+	const char *after_text = field[F_AFTER] ? field[F_AFTER] : field[F_RESPONSE_BODY];
+	cJSON *after = field[F_BEFORE] && after_text ? cJSON_Parse(after_text) : NULL;
+	cJSON *fields = after ? cJSON_Parse(field[F_BEFORE]) : NULL;
 	if (!after || !fields) {
 		cJSON_Delete(after);
 		cJSON_Delete(fields);
@@ -137,19 +530,20 @@ static void add_contacts(cJSON *o, const struct journal_entry *e)
 	cJSON_AddItemToObject(o, "contact_after", after);
 }
 
-static cJSON *entry_json(int64_t id, const struct journal_entry *e)
+static cJSON *entry_json(const struct slot *s, const char *const *field)
 {
+	const char *method = s->keys, *path = method + strlen(method) + 1;
 	char time[CLOCK_TEXT_SIZE];
-	clock_format(e->time_ms, time);
+	clock_format(s->time_ms, time);
 	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "id", (double)id);
+	cJSON_AddNumberToObject(o, "id", (double)s->id);
 	cJSON_AddStringToObject(o, "time", time);
-	add_text(o, "client", e->client);
-	add_text(o, "method", e->method);
-	add_text(o, "path", e->path);
-	add_text(o, "query", e->query);
+	add_text(o, "client", field[F_CLIENT]);
+	add_text(o, "method", *method ? method : NULL);
+	add_text(o, "path", *path ? path : NULL);
+	add_text(o, "query", field[F_QUERY]);
 	cJSON *h = cJSON_AddObjectToObject(o, "request_headers");
-	for (const char *k = e->request_headers; k && *k;) {
+	for (const char *k = field[F_HEADERS]; k && *k;) {
 		const char *v = k + strlen(k) + 1;
 		cJSON *old = cJSON_GetObjectItemCaseSensitive(h, k);
 		if (old) {
@@ -162,11 +556,11 @@ static cJSON *entry_json(int64_t id, const struct journal_entry *e)
 		}
 		k = v + strlen(v) + 1;
 	}
-	add_text(o, "request_body", e->request_body);
-	cJSON_AddNumberToObject(o, "status", e->status);
-	add_text(o, "response_body", e->response_body);
-	cJSON_AddNumberToObject(o, "duration_ms", e->duration_ms);
-	add_contacts(o, e);
+	add_text(o, "request_body", field[F_REQUEST_BODY]);
+	cJSON_AddNumberToObject(o, "status", s->status);
+	add_text(o, "response_body", field[F_RESPONSE_BODY]);
+	cJSON_AddNumberToObject(o, "duration_ms", s->duration_ms);
+	add_contacts(o, field);
 	return o;
 }
 
@@ -174,18 +568,29 @@ char *journal_query(struct journal *j, const struct journal_filter *f, bool coun
 {
 	cJSON *out = count_only ? cJSON_CreateObject() : cJSON_CreateArray();
 	size_t n = 0;
+	char *rec = NULL;
+	size_t rec_cap = 0;
 	pthread_mutex_lock(&j->lock);
 	for (size_t i = j->count; i-- > 0;) {
 		if (f->limit && n == f->limit)
 			break;
-		const struct stored *s = &j->ring[(j->start + i) % j->capacity];
-		if (!matches(&s->e, f))
+		const struct slot *s = slot_at(j, i);
+		if (!matches(s, f))
 			continue;
 		n++;
-		if (!count_only)
-			cJSON_AddItemToArray(out, entry_json(s->id, &s->e));
+		if (count_only)
+			continue;
+		if (s->len > rec_cap) {
+			rec_cap = s->len;
+			rec = xrealloc(rec, rec_cap);
+		}
+		const char *field[F__COUNT] = {0};
+		if (read_record(j, s, rec) || !record_decode(rec, s->len, field))
+			memset(field, 0, sizeof field); /* unreadable: its bulk shows as null */
+		cJSON_AddItemToArray(out, entry_json(s, field));
 	}
 	pthread_mutex_unlock(&j->lock);
+	free(rec);
 	if (count_only)
 		cJSON_AddNumberToObject(out, "count", (double)n);
 	char *text = cJSON_PrintUnformatted(out);

@@ -1,42 +1,54 @@
-/* The request journal: the last N requests to /orgs/..., kept in memory for
- * tests to assert on ("the client sent exactly one PATCH"). Thread-safe. */
+/* The request journal: the last N requests to /orgs/..., for tests to assert
+ * on ("the client sent exactly one PATCH"). Thread-safe.
+ *
+ * What filters look at (method, path, org, status, time) stays in memory, a
+ * few dozen bytes an entry; the rest (headers and bodies, about a kilobyte an
+ * entry, up to 128 KiB) goes to an unlinked temporary file, read back only when
+ * the journal is queried. So the default 10,000 entries cost the process about
+ * a megabyte, whatever the bodies hold. Where no file can be made or written
+ * (no writable temporary folder, a full disk), the journal keeps that part in
+ * memory instead and says so once on stderr. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Bodies longer than this are kept cut, so memory stays bounded. */
+/* Bodies longer than this are kept cut, so one entry stays bounded. */
 enum { JOURNAL_BODY_MAX = 64 * 1024 };
 
 struct journal;
 
-/* One request. Strings are heap strings that journal_add() takes over; any may
- * be NULL (rendered as null). JSON fields hold JSON text. */
+/* One request, as journal_add() copies it: every pointer is borrowed and may be
+ * NULL (rendered as null). Strings are NUL-terminated unless a length is given. */
 struct journal_entry {
 	int64_t time_ms;
-	char *client, *method, *path, *query;
-	char *request_headers; /* "name\0value\0name\0value\0\0": packed, so recording
-				* costs one copy; rendered as a JSON object on query */
-	char *request_body;
+	const char *client, *method, *path, *query;
+	/* "name\0value\0name\0value\0\0", as received: packed so that recording
+	 * costs one copy; rendered as a JSON object on query. */
+	const char *request_headers;
+	size_t request_headers_len; /* the final NUL included */
+	const char *request_body;
+	size_t request_body_len;
 	int status;
-	char *response_body;
+	const char *response_body;
+	size_t response_body_len;
 	double duration_ms;
 	/* Set when the request changed the contact its answer holds: the fields
 	 * that differed before, as JSON object text. contact_before and
 	 * contact_after are made from it and the answer when the journal is read,
 	 * which keeps rendering a second contact off every PATCH. */
-	char *contact_before_fields;
-	char *contact_after; /* the contact after, when the answer is not it; else NULL */
-	char *org_id;			      /* the org acted on, for filtering */
+	const char *contact_before_fields;
+	const char *contact_after; /* the contact after, when the answer is not it; else NULL */
+	const char *org_id;	   /* the org acted on, for filtering */
 };
 
-/* A journal of at most capacity entries (0 keeps none). Never NULL. */
-struct journal *journal_new(size_t capacity);
+/* A journal of at most capacity entries (0 keeps none) whose bulk goes to a
+ * temporary file in spill_dir (NULL: kept in memory). Never NULL. */
+struct journal *journal_new(size_t capacity, const char *spill_dir);
 void journal_free(struct journal *j);
 
-/* Adds e (its strings are taken over; e itself is not), dropping the oldest
- * entry when full. */
-void journal_add(struct journal *j, struct journal_entry *e);
+/* Copies e in, dropping the oldest entry when full. */
+void journal_add(struct journal *j, const struct journal_entry *e);
 
 struct journal_filter {
 	const char *method;  /* exact, NULL: any */
@@ -54,5 +66,5 @@ char *journal_query(struct journal *j, const struct journal_filter *f, bool coun
 
 void journal_clear(struct journal *j);
 
-/* Frees what an entry holds (for entries never added). */
-void journal_entry_cleanup(struct journal_entry *e);
+/* Whether the entries' bulk is in a file (false: in memory), for tests. */
+bool journal_spills(struct journal *j);
