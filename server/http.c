@@ -24,6 +24,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,15 @@ struct http {
 	struct app *app;
 	struct MHD_Daemon *daemon;
 	unsigned port;
-	pthread_mutex_t lock; /* guards the three below */
+	/* The counters change on every request, from the HTTP and the store
+	 * threads, so they are atomics rather than under the lock; only a stop
+	 * waits for them, on idle (see count_down). */
+	_Atomic unsigned in_flight; /* requests begun and not yet completed */
+	_Atomic unsigned suspended; /* requests waiting on the store or a fault's delay */
+	_Atomic unsigned resuming;  /* store-thread calls inside MHD_resume_connection() */
+	_Atomic bool stopping;	    /* new requests are refused with 503 */
+	pthread_mutex_t lock;	    /* guards delayed, and idle's waits */
 	pthread_cond_t idle;
-	unsigned in_flight; /* requests begun and not yet completed */
-	unsigned suspended; /* requests waiting on the store or a fault's delay */
-	unsigned resuming;  /* store-thread calls inside MHD_resume_connection() */
-	bool stopping;	    /* new requests are refused with 503 */
 	struct request *delayed; /* waiting for a fault's delay, soonest first */
 	pthread_cond_t timer_wake;
 	pthread_t timer;
@@ -225,6 +229,24 @@ static int job_run(struct store *s, void *arg, struct error *err)
 /* On the store thread, after the commit. Nothing of the request is written
  * here: its HTTP thread reads job.rc and job.err once resumed (the resume is
  * the hand-over; libmicrohttpd's lock orders it). */
+/* Takes one from a counter. Counters reach zero all the time under load, but
+ * only a stop waits for that. Once stopping, the count goes down under the lock
+ * with a wake-up; before, it is one atomic step, after which h is not touched
+ * (a stop may free it as soon as it sees the count it waits for). A decrement
+ * that saw no stop yet sends no wake-up, so the stop also looks again every
+ * STOP_POLL_MS (http_stop). */
+static unsigned count_down(struct http *h, _Atomic unsigned *n)
+{
+	if (!atomic_load(&h->stopping))
+		return atomic_fetch_sub(n, 1) - 1;
+	pthread_mutex_lock(&h->lock);
+	unsigned left = atomic_fetch_sub(n, 1) - 1;
+	if (left == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
+	return left;
+}
+
 static void job_done(void *arg, int rc, const struct error *err)
 {
 	(void)rc;
@@ -233,14 +255,9 @@ static void job_done(void *arg, int rc, const struct error *err)
 	struct http *h = r->http;
 	/* The request may be answered and freed, and the daemon stopped, before
 	 * MHD_resume_connection() has returned here: http_stop() waits for this. */
-	pthread_mutex_lock(&h->lock);
-	h->resuming++;
-	pthread_mutex_unlock(&h->lock);
+	atomic_fetch_add(&h->resuming, 1);
 	MHD_resume_connection(r->conn);
-	pthread_mutex_lock(&h->lock);
-	if (--h->resuming == 0)
-		pthread_cond_broadcast(&h->idle);
-	pthread_mutex_unlock(&h->lock);
+	count_down(h, &h->resuming);
 }
 
 static void defer(struct request *r,
@@ -265,13 +282,15 @@ static void defer(struct request *r,
 		  int (*run)(struct store *s, struct request *r, struct error *err),
 		  void (*then)(struct request *r), bool alone)
 {
-	pthread_mutex_lock(&r->http->lock);
-	bool stopping = r->http->stopping;
-	if (!stopping) {
-		r->http->suspended++;
+	/* Counted before stopping is read; http_stop() sets it before it reads
+	 * the count: so either this sees the stop, or the stop waits for this. */
+	struct http *h = r->http;
+	atomic_fetch_add(&h->suspended, 1);
+	bool stopping = atomic_load(&h->stopping);
+	if (stopping)
+		count_down(h, &h->suspended);
+	else
 		r->waiting = true;
-	}
-	pthread_mutex_unlock(&r->http->lock);
 	if (stopping) {
 		/* Its body finished arriving after the stop began (see http_stop). */
 		r->close = true;
@@ -652,10 +671,7 @@ static void done_waiting(struct request *r)
 	if (!r->waiting)
 		return;
 	r->waiting = false;
-	pthread_mutex_lock(&h->lock);
-	if (--h->suspended == 0)
-		pthread_cond_broadcast(&h->idle);
-	pthread_mutex_unlock(&h->lock);
+	count_down(h, &h->suspended);
 }
 
 enum { HTTP_DISCARD_MAX = 16 * 1024 * 1024 };
@@ -695,7 +711,7 @@ static void delay_request(struct request *r)
 	r->due_ns = (int64_t)r->start.tv_sec * 1000000000 + r->start.tv_nsec +
 		    r->fault.delay_ms * 1000000;
 	pthread_mutex_lock(&h->lock);
-	h->suspended++;
+	atomic_fetch_add(&h->suspended, 1);
 	r->waiting = true;
 	struct request **p = &h->delayed;
 	while (*p && (*p)->due_ns <= r->due_ns)
@@ -769,10 +785,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (r->phase == PHASE_NEW) {
 		snprintf(r->method, sizeof r->method, "%s", method);
 		r->path = xstrdup(url);
-		pthread_mutex_lock(&h->lock);
-		h->in_flight++;
-		bool stopping = h->stopping;
-		pthread_mutex_unlock(&h->lock);
+		atomic_fetch_add(&h->in_flight, 1);
+		bool stopping = atomic_load(&h->stopping);
 		r->phase = PHASE_BEGUN;
 		if (framing_is_bad(r)) {
 			r->close = true;
@@ -903,11 +917,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	free(r);
 	if (!counted)
 		return;
-	pthread_mutex_lock(&h->lock);
-	bool idle = --h->in_flight == 0;
-	if (idle)
-		pthread_cond_broadcast(&h->idle);
-	pthread_mutex_unlock(&h->lock);
+	bool idle = count_down(h, &h->in_flight) == 0;
 	/* glibc keeps freed memory in per-thread heaps; after a burst (say, answers
 	 * queued for clients that never read them) it would stay. Hand it back when
 	 * nothing is in flight, at most once a second. */
@@ -995,6 +1005,26 @@ unsigned http_port(const struct http *h)
 	return h->port;
 }
 
+/* Waits on idle for at most STOP_POLL_MS (see count_down); with h->lock held.
+ * False once until (CLOCK_REALTIME) has passed. */
+enum { STOP_POLL_MS = 10 };
+
+static bool nap(struct http *h, const struct timespec *until)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	if (until && (t.tv_sec > until->tv_sec ||
+		      (t.tv_sec == until->tv_sec && t.tv_nsec >= until->tv_nsec)))
+		return false;
+	t.tv_nsec += STOP_POLL_MS * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&h->idle, &h->lock, &t);
+	return true;
+}
+
 void http_stop(struct http *h)
 {
 	if (!h)
@@ -1002,23 +1032,22 @@ void http_stop(struct http *h)
 	if (h->daemon) {
 		MHD_quiesce_daemon(h->daemon);
 		pthread_mutex_lock(&h->lock);
-		h->stopping = true;
+		atomic_store(&h->stopping, true);
 		pthread_cond_signal(&h->timer_wake); /* delays end now */
 		/* Stopping the daemon with a suspended connection is fatal to
 		 * libmicrohttpd; no new request defers now, and the store thread still
 		 * runs, so every suspended one is answered soon. */
-		while (h->suspended > 0 || h->resuming > 0)
-			pthread_cond_wait(&h->idle, &h->lock);
+		while (atomic_load(&h->suspended) > 0 || atomic_load(&h->resuming) > 0)
+			nap(h, NULL);
 		/* Then give requests still receiving their body a little time; they
 		 * will be answered 503 rather than deferred. */
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 2;
-		while (h->in_flight > 0 &&
-		       pthread_cond_timedwait(&h->idle, &h->lock, &until) == 0)
+		while (atomic_load(&h->in_flight) > 0 && nap(h, &until))
 			;
-		while (h->resuming > 0)
-			pthread_cond_wait(&h->idle, &h->lock);
+		while (atomic_load(&h->resuming) > 0)
+			nap(h, NULL);
 		pthread_mutex_unlock(&h->lock);
 		MHD_stop_daemon(h->daemon);
 	}
