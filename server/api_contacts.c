@@ -195,7 +195,7 @@ static void reply_segments(struct request *r)
 static int patch_run(struct store *s, struct request *r, struct error *err)
 {
 	struct op *op = request_data(r);
-	if (store_contact_get(s, request_org(r), request_param(r, 1), &op->contact, err))
+	if (store_contact_get_own(s, request_org(r), request_param(r, 1), &op->contact, err))
 		return -1;
 	/* For the journal: the fields a PATCH can change, before it does. */
 	struct contact *c = &op->contact;
@@ -210,7 +210,16 @@ static int patch_run(struct store *s, struct request *r, struct error *err)
 		return -1;
 	/* Rendered here rather than after the commit on the HTTP thread: under load
 	 * the HTTP thread is the busier of the two (measured with bench/run.sh). */
-	op->body = contact_json_render(c, &op->body_len);
+	size_t lists_len;
+	const char *lists = store_lists_get(s, c->store_pk, &lists_len);
+	if (!lists) {
+		if (store_contact_read_lists(s, c, err))
+			return -1;
+		char *text = contact_json_render_lists(c, &lists_len);
+		store_lists_keep(s, c->store_pk, text, lists_len);
+		lists = text;
+	}
+	op->body = contact_json_render_with_lists(c, lists, lists_len, &op->body_len);
 	if (op->changed)
 		op->before_fields = contact_json_render_patchable(&op->before);
 	/* Freed by the thread that allocated them: glibc frees a block from another

@@ -71,14 +71,10 @@ static void segment_write(struct jsonbuf *b, const struct segment *s)
 	jsonbuf_close(b, '}');
 }
 
-static void contact_write(struct jsonbuf *b, const struct contact *c)
+/* "channels":[...],"segments":[...]: the part of a contact a PATCH never
+ * changes, which the store may keep (store_lists_get). */
+static void lists_write(struct jsonbuf *b, const struct contact *c)
 {
-	jsonbuf_open(b, '{');
-	put_str(b, "id", c->id);
-	put_str(b, "name", c->name);
-	put_bool(b, "blocked", c->blocked);
-	put_bool(b, "unsubscribed", c->unsubscribed);
-	put_bool(b, "is_admin", c->is_admin);
 	jsonbuf_key(b, "channels");
 	jsonbuf_open(b, '[');
 	for (size_t i = 0; i < c->n_channels; i++) {
@@ -93,6 +89,25 @@ static void contact_write(struct jsonbuf *b, const struct contact *c)
 		segment_write(b, &c->segments[i]);
 	}
 	jsonbuf_close(b, ']');
+}
+
+/* lists: what lists_write() made of c's channels and segments, or NULL to
+ * write them from c. */
+static void contact_write(struct jsonbuf *b, const struct contact *c, const char *lists,
+			  size_t lists_len)
+{
+	jsonbuf_open(b, '{');
+	put_str(b, "id", c->id);
+	put_str(b, "name", c->name);
+	put_bool(b, "blocked", c->blocked);
+	put_bool(b, "unsubscribed", c->unsubscribed);
+	put_bool(b, "is_admin", c->is_admin);
+	if (lists) {
+		jsonbuf_raw(b, ",", 1);
+		jsonbuf_raw(b, lists, lists_len);
+	} else {
+		lists_write(b, c);
+	}
 	put_time(b, "created_at", c->created_at);
 	put_time(b, "updated_at", c->updated_at);
 	put_time(b, "blocked_at", c->blocked ? c->blocked_at : MODEL_NO_TIME);
@@ -118,7 +133,24 @@ char *contact_json_render(const struct contact *c, size_t *len)
 {
 	struct jsonbuf b;
 	jsonbuf_init(&b, CONTACT_JSON_HINT);
-	contact_write(&b, c);
+	contact_write(&b, c, NULL, 0);
+	return jsonbuf_finish(&b, len);
+}
+
+char *contact_json_render_lists(const struct contact *c, size_t *len)
+{
+	struct jsonbuf b;
+	jsonbuf_init(&b, CONTACT_JSON_HINT);
+	lists_write(&b, c);
+	return jsonbuf_finish(&b, len);
+}
+
+char *contact_json_render_with_lists(const struct contact *c, const char *lists, size_t lists_len,
+				     size_t *len)
+{
+	struct jsonbuf b;
+	jsonbuf_init(&b, lists_len + 512);
+	contact_write(&b, c, lists, lists_len);
 	return jsonbuf_finish(&b, len);
 }
 
@@ -129,7 +161,7 @@ char *contact_json_render_list(const struct contact *list, size_t n, size_t *len
 	jsonbuf_open(&b, '[');
 	for (size_t i = 0; i < n; i++) {
 		jsonbuf_element(&b);
-		contact_write(&b, &list[i]);
+		contact_write(&b, &list[i], NULL, 0);
 	}
 	jsonbuf_close(&b, ']');
 	return jsonbuf_finish(&b, len);

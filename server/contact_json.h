@@ -9,6 +9,15 @@
 /* The contact as compact JSON text: a fresh heap string (free()), *len its length. */
 char *contact_json_render(const struct contact *c, size_t *len);
 
+/* The contact's "channels":[...],"segments":[...] members (no braces): the part
+ * a PATCH never changes, for a caller to keep. A fresh heap string (free()),
+ * *len its length. */
+char *contact_json_render_lists(const struct contact *c, size_t *len);
+/* contact_json_render, with lists (from contact_json_render_lists) in place of
+ * c's own channels and segments, which may then be absent. */
+char *contact_json_render_with_lists(const struct contact *c, const char *lists, size_t lists_len,
+				     size_t *len);
+
 /* A JSON array of the n contacts (or segments) as compact text: a fresh heap
  * string (free()), *len its length. */
 char *contact_json_render_list(const struct contact *list, size_t n, size_t *len);

@@ -174,6 +174,18 @@ enum {
 	STORE_CHECKPOINT_HARD = 8000,  /* the store thread checkpoints itself if it falls behind */
 };
 
+/* Kept renderings of contacts' channels and segments, direct-mapped on the
+ * contact's pk: enough for the contacts a test or a demo touches, bounded for
+ * a fixture of 100,000. A slot counts only while its generation is current. */
+enum { LISTS_SLOTS = 4096 };
+
+struct lists_slot {
+	int64_t pk;
+	uint64_t generation;
+	char *text;
+	size_t len;
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
@@ -192,7 +204,54 @@ struct store {
 	pthread_cond_t ckpt_wake; /* with lock */
 	bool ckpt_wanted, ckpt_running;
 	pthread_t ckpt_thread;
+
+	struct lists_slot *lists; /* [LISTS_SLOTS], made on first use; see store_lists_get */
+	uint64_t lists_generation;
 };
+
+/* --- Kept renderings of channels and segments ---
+ * A PATCH changes none of a contact's channels or segments, yet its answer
+ * holds them all: reading them took two of its four queries, and rendering
+ * them most of the rest. So the store keeps, per contact, the text its caller
+ * made of them, and forgets all of it (one counter step) whenever any channel,
+ * segment or membership may have changed: every write function but
+ * store_contact_update calls lists_changed() first, and so does every failure
+ * that rolls anything back, since what was read inside the transaction may
+ * then be gone. */
+
+static void lists_changed(struct store *s)
+{
+	s->lists_generation++;
+}
+
+const char *store_lists_get(struct store *s, int64_t contact_pk, size_t *len)
+{
+	if (!s->lists)
+		return NULL;
+	const struct lists_slot *slot = &s->lists[(uint64_t)contact_pk % LISTS_SLOTS];
+	if (!slot->text || slot->pk != contact_pk || slot->generation != s->lists_generation)
+		return NULL;
+	*len = slot->len;
+	return slot->text;
+}
+
+void store_lists_keep(struct store *s, int64_t contact_pk, char *text, size_t len)
+{
+	if (!s->lists)
+		s->lists = xcalloc(LISTS_SLOTS, sizeof *s->lists);
+	struct lists_slot *slot = &s->lists[(uint64_t)contact_pk % LISTS_SLOTS];
+	free(slot->text);
+	*slot = (struct lists_slot){contact_pk, s->lists_generation, text, len};
+}
+
+static void lists_free(struct store *s)
+{
+	for (size_t i = 0; s->lists && i < LISTS_SLOTS; i++)
+		free(s->lists[i].text);
+	free(s->lists);
+	s->lists = NULL;
+}
+
 
 /* Fills err from the connection's last error; returns -1. The HTTP status comes
  * from errors.c's one mapping of SQLite codes. */
@@ -500,6 +559,8 @@ static struct store_job *run_transaction(struct store *s, struct store_job *firs
 		}
 		memset(&j->err, 0, sizeof j->err);
 		j->rc = j->run(s, j->arg, &j->err);
+		if (j->rc)
+			lists_changed(s);
 		if (j->rc == 0 || !sqlite3_get_autocommit(s->db))
 			continue;
 		/* SQLite rolled the whole transaction back (disk full, I/O error): the
@@ -510,6 +571,7 @@ static struct store_job *run_transaction(struct store *s, struct store_job *firs
 		in_txn = exec_id(s, ST_BEGIN, &e) == 0;
 	}
 	if (in_txn && exec_id(s, ST_COMMIT, &e)) {
+		lists_changed(s);
 		if (!sqlite3_get_autocommit(s->db))
 			exec_id(s, ST_ROLLBACK, NULL);
 		for (struct store_job *k = first; k != j; k = k->next)
@@ -528,6 +590,8 @@ static void run_batch(struct store *s, struct store_job *batch)
 		}
 		memset(&j->err, 0, sizeof j->err);
 		j->rc = j->run(s, j->arg, &j->err);
+		if (j->rc)
+			lists_changed(s);
 		j = j->next;
 	}
 	for (struct store_job *j = batch, *next; j; j = next) {
@@ -547,8 +611,11 @@ static int atomic_begin(struct store *s, struct error *err)
 
 static int atomic_end(struct store *s, int rc, struct error *err)
 {
+	if (rc == 0 && exec_id(s, ST_RELEASE, err) == 0)
+		return 0;
+	lists_changed(s);
 	if (rc == 0)
-		return exec_id(s, ST_RELEASE, err);
+		return -1;
 	if (!sqlite3_get_autocommit(s->db)) {
 		exec_id(s, ST_ROLLBACK_TO, NULL);
 		exec_id(s, ST_RELEASE, NULL);
@@ -631,6 +698,7 @@ void store_close(struct store *s)
 		pthread_join(s->ckpt_thread, NULL);
 	sqlite3_close(s->ckpt_db);
 	store_close(s->pristine);
+	lists_free(s);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	for (int i = 0; s->list_stmts && i < 2 * LF_MASKS; i++)
@@ -739,8 +807,8 @@ static int read_segments(struct store *s, int64_t pk, struct contact *c, struct 
 	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
 }
 
-int store_contact_get(struct store *s, const char *org_id, const char *contact_id,
-		      struct contact *out, struct error *err)
+int store_contact_get_own(struct store *s, const char *org_id, const char *contact_id,
+			  struct contact *out, struct error *err)
 {
 	sqlite3_stmt *st = stmt(s, ST_CONTACT_GET);
 	bind_text(st, 1, org_id);
@@ -754,7 +822,34 @@ int store_contact_get(struct store *s, const char *org_id, const char *contact_i
 	struct contact c = {0};
 	contact_from_row(st, &c);
 	sqlite3_reset(st);
-	if (read_channels(s, c.store_pk, &c, err) || read_segments(s, c.store_pk, &c, err)) {
+	*out = c;
+	return 0;
+}
+
+int store_contact_read_lists(struct store *s, struct contact *c, struct error *err)
+{
+	if (read_channels(s, c->store_pk, c, err) || read_segments(s, c->store_pk, c, err)) {
+		for (size_t i = 0; i < c->n_channels; i++)
+			channel_cleanup(&c->channels[i]);
+		for (size_t i = 0; i < c->n_segments; i++)
+			segment_cleanup(&c->segments[i]);
+		free(c->channels);
+		free(c->segments);
+		c->channels = NULL;
+		c->segments = NULL;
+		c->n_channels = c->n_segments = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int store_contact_get(struct store *s, const char *org_id, const char *contact_id,
+		      struct contact *out, struct error *err)
+{
+	struct contact c;
+	if (store_contact_get_own(s, org_id, contact_id, &c, err))
+		return -1;
+	if (store_contact_read_lists(s, &c, err)) {
 		contact_cleanup(&c);
 		return -1;
 	}
@@ -895,6 +990,7 @@ static int delete_org_data(struct store *s, const char *org_id, struct error *er
 int store_load_fixture(struct store *s, const struct fixture *f, const char *only_org,
 		       struct error *err)
 {
+	lists_changed(s);
 	if (atomic_begin(s, err))
 		return -1;
 	int rc = 0;
@@ -1255,6 +1351,7 @@ static int touch_contact(struct store *s, int64_t pk, int64_t now_ms, struct err
 int store_contact_create(struct store *s, const char *org_id, const struct contact *c,
 			 char *const *segment_ids, size_t n_segment_ids, struct error *err)
 {
+	lists_changed(s);
 	int64_t *pks = xcalloc(n_segment_ids, sizeof *pks), pk;
 	int added;
 	if (segment_pks(s, org_id, segment_ids, n_segment_ids, pks, err) || atomic_begin(s, err)) {
@@ -1274,6 +1371,7 @@ int store_channel_add(struct store *s, const char *org_id, const char *contact_i
 		      const struct channel *ch, char *const *segment_ids, size_t n_segment_ids,
 		      int64_t now_ms, struct error *err)
 {
+	lists_changed(s);
 	int64_t *pks = xcalloc(n_segment_ids, sizeof *pks), pk = 0;
 	int added;
 	if (segment_pks(s, org_id, segment_ids, n_segment_ids, pks, err) ||
@@ -1293,6 +1391,7 @@ int store_channel_add(struct store *s, const char *org_id, const char *contact_i
 int store_contact_add_segment(struct store *s, const char *org_id, const char *contact_id,
 			      const char *segment_id, int64_t now_ms, struct error *err)
 {
+	lists_changed(s);
 	int64_t pk = 0, seg = 0;
 	int added;
 	if (contact_pk(s, org_id, contact_id, &pk, err) || segment_pk(s, org_id, segment_id, &seg, err))
@@ -1330,6 +1429,7 @@ static int copy_database(sqlite3 *dst, const char *dst_name, sqlite3 *src, const
 
 int store_set_fixture(struct store *s, const struct fixture *f, bool load, struct error *err)
 {
+	lists_changed(s);
 	/* The fixture state lives in its own in-memory database (the source of
 	 * whole-store resets), and a copy of it is attached to the store's
 	 * connection as "pristine", so that one org can be reset or copied in SQL. */
@@ -1359,6 +1459,7 @@ static int read_only_error(struct store *s, struct error *err)
 
 int store_reset(struct store *s, struct error *err)
 {
+	lists_changed(s);
 	if (s->read_only)
 		return read_only_error(s, err);
 	/* Leaves exactly the fixture state: isolated orgs are gone with the rest. */
@@ -1430,6 +1531,7 @@ static int fixture_org(struct store *s, const char *org, int status, struct erro
 
 int store_reset_org(struct store *s, const char *org_id, struct error *err)
 {
+	lists_changed(s);
 	if (s->read_only)
 		return read_only_error(s, err);
 	if (fixture_org(s, org_id, 404, err) || atomic_begin(s, err))
@@ -1441,6 +1543,7 @@ int store_reset_org(struct store *s, const char *org_id, struct error *err)
 int store_org_copy(struct store *s, const char *from, const char *new_id, const char *api_key,
 		   struct error *err)
 {
+	lists_changed(s);
 	if (s->read_only)
 		return read_only_error(s, err);
 	if (fixture_org(s, from, 400, err) || atomic_begin(s, err))
@@ -1469,6 +1572,7 @@ int store_org_copy(struct store *s, const char *from, const char *new_id, const 
 
 int store_org_delete(struct store *s, const char *org_id, struct error *err)
 {
+	lists_changed(s);
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(s->db, "SELECT origin IS NULL FROM orgs WHERE id = ?1", -1, &st, NULL);
 	int fixture = -1;

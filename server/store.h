@@ -103,6 +103,20 @@ int store_org_delete(struct store *s, const char *org_id, struct error *err);
 int store_contact_get(struct store *s, const char *org_id, const char *contact_id,
 		      struct contact *out, struct error *err);
 
+/* store_contact_get without the channels and segments (none in *out), which
+ * store_contact_read_lists then adds to it (on failure leaving none). */
+int store_contact_get_own(struct store *s, const char *org_id, const char *contact_id,
+			  struct contact *out, struct error *err);
+int store_contact_read_lists(struct store *s, struct contact *c, struct error *err);
+
+/* What a caller made of a contact's channels and segments (its rendering),
+ * kept by the store until any channel, segment or membership may have changed:
+ * any write but store_contact_update, and any rollback. store_lists_get: the
+ * kept text (borrowed, valid until the next store call) and *len its length,
+ * or NULL. store_lists_keep takes text (free()) over. Store thread only. */
+const char *store_lists_get(struct store *s, int64_t contact_pk, size_t *len);
+void store_lists_keep(struct store *s, int64_t contact_pk, char *text, size_t len);
+
 /* Writes c's own fields (name, flags, timestamps, unsubscribe reason and
  * feedback) to the row c was read from. One statement, so atomic. */
 int store_contact_update(struct store *s, const struct contact *c, struct error *err);

@@ -2266,7 +2266,78 @@ static void flow_create_segment_block_unblock(void)
 	test_server_stop(ts);
 }
 
+/* The contact as GET /__admin/orgs/{org}/contacts/{id} reads it: straight from
+ * the database, channels and segments included. */
+static char *admin_view(const struct test_server *ts, const char *org, const char *id)
+{
+	char path[256];
+	snprintf(path, sizeof path, "/__admin/orgs/%s/contacts/%s", org, id);
+	struct http_resp r = get(ts, NULL, path);
+	CHECK_INT_EQ(r.status, 200);
+	char *body = r.body;
+	r.body = NULL;
+	http_resp_cleanup(&r);
+	return body;
+}
+
+/* A PATCH answer is the contact as stored, channels and segments too. */
+static void check_patch_answers_stored(const struct test_server *ts, const char *id)
+{
+	char path[256];
+	snprintf(path, sizeof path, "/orgs/c/contacts/%s", id);
+	struct http_resp r = test_patch(ts, "sk_test_demo", path, "{\"blocked\":true}");
+	CHECK_INT_EQ(r.status, 200);
+	char *stored = admin_view(ts, "org_demo", id);
+	CHECK_STR_EQ(r.body, stored);
+	free(stored);
+	http_resp_cleanup(&r);
+}
+
+/* The store keeps what a PATCH answer made of a contact's channels and
+ * segments (store_lists_get): every way they can change must show in the next
+ * PATCH answer, which must equal a fresh read. */
+static void patch_answer_follows_channels_and_segments(void)
+{
+	struct test_server *ts = test_server_start(NULL, NULL);
+	check_patch_answers_stored(ts, "ct_grace");
+	check_patch_answers_stored(ts, "ct_alan");
+	/* Another contact joins seg_vip: ct_grace's seg_vip count goes up. */
+	cJSON_Delete(add_segment_ok(ts, "sk_test_demo", "c", "ct_alan", "seg_vip", NULL));
+	check_patch_answers_stored(ts, "ct_grace");
+	/* ct_alan itself joins a segment. */
+	cJSON_Delete(add_segment_ok(ts, "sk_test_demo", "c", "ct_alan", "seg_wholesale", NULL));
+	check_patch_answers_stored(ts, "ct_alan");
+	check_patch_answers_stored(ts, "ct_grace"); /* seg_wholesale's count too */
+	/* A channel added to ct_alan. */
+	struct http_resp r = post(ts, "sk_test_demo", "/orgs/c/contacts",
+				  "{\"channel\":{\"contact_id\":\"ct_alan\",\"email\":\"alan@x.example\"}}");
+	CHECK(r.status == 200 || r.status == 201);
+	http_resp_cleanup(&r);
+	check_patch_answers_stored(ts, "ct_alan");
+	/* A new contact in seg_vip. */
+	r = post(ts, "sk_test_demo", "/orgs/c/contacts",
+		 "{\"channel\":{\"email\":\"new@x.example\"},\"segment_ids\":[\"seg_vip\"]}");
+	CHECK(r.status == 200 || r.status == 201);
+	http_resp_cleanup(&r);
+	check_patch_answers_stored(ts, "ct_grace");
+	/* A reset of the org, then of everything. */
+	r = post(ts, NULL, "/__admin/reset", "{\"org_id\":\"org_demo\"}");
+	CHECK_INT_EQ(r.status, 200);
+	http_resp_cleanup(&r);
+	check_patch_answers_stored(ts, "ct_alan");
+	check_patch_answers_stored(ts, "ct_grace");
+	cJSON_Delete(add_segment_ok(ts, "sk_test_demo", "c", "ct_alan", "seg_vip", NULL));
+	r = post(ts, NULL, "/__admin/reset", NULL);
+	CHECK_INT_EQ(r.status, 200);
+	http_resp_cleanup(&r);
+	check_patch_answers_stored(ts, "ct_grace");
+	check_patch_answers_stored(ts, "ct_alan");
+	test_server_stop(ts);
+}
+
 static const struct test_case cases[] = {
+	TEST_CASE("contacts@patch-answer-follows-channel-and-segment-changes",
+		  patch_answer_follows_channels_and_segments),
 	/* list: filters */
 	TEST_CASE("list@answers-all-newest-first", list_answers_all_in_order),
 	TEST_CASE("list@answers-full-contacts", list_answers_full_contacts_as_patch_shows_them),
