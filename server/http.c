@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 struct http {
 	struct app *app;
@@ -1029,8 +1030,10 @@ void http_stop(struct http *h)
 {
 	if (!h)
 		return;
+	MHD_socket listen_fd = MHD_INVALID_SOCKET;
 	if (h->daemon) {
-		MHD_quiesce_daemon(h->daemon);
+		/* The listening socket is handed back, ours to close once the daemon stops. */
+		listen_fd = MHD_quiesce_daemon(h->daemon);
 		pthread_mutex_lock(&h->lock);
 		atomic_store(&h->stopping, true);
 		pthread_cond_signal(&h->timer_wake); /* delays end now */
@@ -1050,6 +1053,8 @@ void http_stop(struct http *h)
 			nap(h, NULL);
 		pthread_mutex_unlock(&h->lock);
 		MHD_stop_daemon(h->daemon);
+		if (listen_fd != MHD_INVALID_SOCKET)
+			close(listen_fd);
 	}
 	if (h->timer_running) {
 		pthread_mutex_lock(&h->lock);

@@ -8,6 +8,7 @@
 #include "testlib.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1492,6 +1493,35 @@ static void early_errors_keep_connection(void)
 	test_server_stop(ts);
 }
 
+/* Open file descriptors of this process. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	CHECK(d);
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A server started and stopped in a process (as every suite here does) leaves
+ * no descriptor behind: listening socket, database, journal file, wake-ups. */
+static void stop_closes_every_descriptor(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int before = open_fds();
+	for (int i = 0; i < 5; i++) {
+		struct test_server *ts = test_server_start(NULL, NULL);
+		struct http_resp r = test_patch(ts, "sk_test_demo", "/orgs/c/contacts/ct_ada",
+						"{\"blocked\":true}");
+		CHECK_INT_EQ(r.status, 200);
+		http_resp_cleanup(&r);
+		test_server_stop(ts);
+	}
+	CHECK_INT_EQ(open_fds(), before);
+}
+
 static const struct test_case cases[] = {
 	TEST_CASE("patch@early-errors-keep-the-connection", early_errors_keep_connection),
 	/* A. semantics */
@@ -1587,6 +1617,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("patch@order-valid-body-on-unknown-contact", order_valid_body_on_unknown_contact),
 	/* C. concurrency */
 	TEST_CASE("patch@concurrent-patches-keep-last-write", concurrent_patches_keep_last_write),
+	TEST_CASE("patch@server-stop-closes-every-descriptor", stop_closes_every_descriptor),
 };
 
 TEST_MAIN(cases)
