@@ -199,9 +199,12 @@ kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 run_wrk() {
 	local name=$1 conns=$2 secs=$3 script=$4 out=$TMP/wrk-$1.txt rc=0
 	# In the background and waited for, so that a SIGTERM or SIGINT to this
-	# script runs the cleanup trap at once instead of after wrk's -d.
+	# script runs the cleanup trap at once instead of after wrk's -d. wrk's own
+	# 2 s timeout would drop, rather than measure, the slowest list queries
+	# (16 of them queued on the store thread).
 	timeout -k 5 $((secs + 30)) \
-		wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$script" "http://127.0.0.1:$SERVER_PORT" \
+		wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s --latency -s "$script" \
+		"http://127.0.0.1:$SERVER_PORT" \
 		>"$out" 2>&1 &
 	WRK_PID=$!
 	wait "$WRK_PID" || rc=$?
