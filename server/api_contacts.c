@@ -197,8 +197,20 @@ static int patch_run(struct store *s, struct request *r, struct error *err)
 	struct op *op = request_data(r);
 	if (store_contact_get_own(s, request_org(r), request_param(r, 1), &op->contact, err))
 		return -1;
-	/* For the journal: the fields a PATCH can change, before it does. */
 	struct contact *c = &op->contact;
+	/* Channels and segments, as the store kept them or read now: before the
+	 * update, which must be the job's last step that can fail (a job that
+	 * fails leaves nothing behind, and the update is its only write). */
+	size_t lists_len;
+	const char *lists = store_lists_get(s, c->store_pk, &lists_len);
+	if (!lists) {
+		if (store_contact_read_lists(s, c, err))
+			return -1;
+		char *text = contact_json_render_lists(c, &lists_len);
+		store_lists_keep(s, c->store_pk, text, lists_len);
+		lists = text;
+	}
+	/* For the journal: the fields a PATCH can change, before it does. */
 	op->before = *c;
 	op->before.id = xstrdup(c->id);
 	op->before.name = xstrdup_null(c->name);
@@ -209,16 +221,8 @@ static int patch_run(struct store *s, struct request *r, struct error *err)
 	if (op->changed && store_contact_update(s, c, err))
 		return -1;
 	/* Rendered here rather than after the commit on the HTTP thread: under load
-	 * the HTTP thread is the busier of the two (measured with bench/run.sh). */
-	size_t lists_len;
-	const char *lists = store_lists_get(s, c->store_pk, &lists_len);
-	if (!lists) {
-		if (store_contact_read_lists(s, c, err))
-			return -1;
-		char *text = contact_json_render_lists(c, &lists_len);
-		store_lists_keep(s, c->store_pk, text, lists_len);
-		lists = text;
-	}
+	 * the HTTP thread is the busier of the two (measured with bench/run.sh).
+	 * lists is still valid: no store call since store_lists_get/keep. */
 	op->body = contact_json_render_with_lists(c, lists, lists_len, &op->body_len);
 	if (op->changed)
 		op->before_fields = contact_json_render_patchable(&op->before);
