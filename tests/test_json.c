@@ -1,6 +1,7 @@
 /* The JSON encoding of contacts: jsonbuf against cJSON's own printer, and the
  * contact, channel and segment objects field by field, in order. */
 #include "contact_json.h"
+#include "errors.h"
 #include "jsonbuf.h"
 #include "testlib.h"
 
@@ -188,11 +189,37 @@ static void segment_list(void)
 	free(s);
 }
 
+/* The envelope's "error": the contract's phrases, Node's for other statuses
+ * (as an injected fault may use), the class's where Node has none. */
+static void error_envelope_phrases(void)
+{
+	struct {
+		int status;
+		const char *want;
+	} cases[] = {
+		{400, "{\"statusCode\":400,\"error\":\"Bad Request\",\"message\":\"m \\\"q\\\"\"}"},
+		{413, "{\"statusCode\":413,\"error\":\"Payload Too Large\",\"message\":\"m \\\"q\\\"\"}"},
+		{418, "{\"statusCode\":418,\"error\":\"I'm a Teapot\",\"message\":\"m \\\"q\\\"\"}"},
+		{507, "{\"statusCode\":507,\"error\":\"Insufficient Storage\",\"message\":\"m \\\"q\\\"\"}"},
+		{511, "{\"statusCode\":511,\"error\":\"Network Authentication Required\",\"message\":\"m \\\"q\\\"\"}"},
+		{499, "{\"statusCode\":499,\"error\":\"Bad Request\",\"message\":\"m \\\"q\\\"\"}"},
+		{599, "{\"statusCode\":599,\"error\":\"Internal Server Error\",\"message\":\"m \\\"q\\\"\"}"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len;
+		char *s = error_envelope(cases[i].status, "m \"q\"", &len);
+		CHECK_STR_EQ(s, cases[i].want);
+		CHECK_INT_EQ(len, strlen(s));
+		free(s);
+	}
+}
+
 static const struct test_case cases[] = {
 	TEST_CASE("json@strings-escaped-as-cjson-does", strings_match_cjson),
 	TEST_CASE("json@values-and-separators", values_and_separators),
 	TEST_CASE("json@contact-fields-in-order", contact_in_order),
 	TEST_CASE("json@segment-list", segment_list),
+	TEST_CASE("json@error-envelope-reason-phrases", error_envelope_phrases),
 };
 
 TEST_MAIN(cases)
