@@ -312,6 +312,15 @@ static void defer(struct request *r,
 static double ms_since(const struct timespec *t0);
 static void apply_fault_answer(struct request *r);
 
+/* snprintf(dst, size, "%s", src) without printf's machinery, which showed in
+ * profiles of the per-request path. */
+static void copy_cut(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* The request headers packed as "name\0value\0...\0", in a buffer that starts
  * on the stack, since journaling them is on every request's path. */
 struct packed {
@@ -345,7 +354,8 @@ static enum MHD_Result pack_header(void *cls, enum MHD_ValueKind kind, const cha
 	if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) {
 		/* Enough to tell keys apart, not enough to use one. */
 		size_t n = strlen(v);
-		snprintf(redacted, sizeof redacted, "...%s", n > 4 ? v + n - 4 : "");
+		memcpy(redacted, "...", 3);
+		copy_cut(redacted + 3, sizeof redacted - 3, n > 4 ? v + n - 4 : "");
 		v = redacted;
 	}
 	pack(cls, key);
@@ -564,7 +574,7 @@ static void route_request(struct request *r)
 	char org[AUTH_ORG_MAX] = "";
 	const char *path_org = request_param(r, 0);
 	if (strcmp(path_org, "c"))
-		snprintf(org, sizeof org, "%s", path_org);
+		copy_cut(org, sizeof org, path_org);
 	else
 		auth_key_org(app->auth, request_header(r, MHD_HTTP_HEADER_AUTHORIZATION), org);
 	/* The journal files the request under the org it names even when a fault or
@@ -784,7 +794,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http *h = cls;
 	struct request *r = *req_cls;
 	if (r->phase == PHASE_NEW) {
-		snprintf(r->method, sizeof r->method, "%s", method);
+		copy_cut(r->method, sizeof r->method, method);
 		r->path = xstrdup(url);
 		atomic_fetch_add(&h->in_flight, 1);
 		bool stopping = atomic_load(&h->stopping);
