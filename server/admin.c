@@ -327,6 +327,9 @@ void admin_faults_add(struct request *r)
 void admin_faults_clear(struct request *r)
 {
 	faults_clear(request_app(r)->faults);
+	/* A request held by a delay of up to 10 minutes would otherwise keep its
+	 * connection (and a test's teardown waiting) after its rule is gone. */
+	http_end_delays(request_app(r)->http);
 	reply_no_content(r);
 }
 

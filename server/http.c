@@ -734,6 +734,16 @@ static void delay_request(struct request *r)
 	pthread_mutex_unlock(&h->lock);
 }
 
+void http_end_delays(struct http *h)
+{
+	pthread_mutex_lock(&h->lock);
+	/* All due now: the list stays in order, and the timer resumes each. */
+	for (struct request *r = h->delayed; r; r = r->next_delayed)
+		r->due_ns = 0;
+	pthread_cond_signal(&h->timer_wake);
+	pthread_mutex_unlock(&h->lock);
+}
+
 static void *timer_thread(void *arg)
 {
 	struct http *h = arg;

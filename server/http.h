@@ -20,6 +20,10 @@ unsigned http_port(const struct http *h);
  * flight to be answered, then closes every connection. NULL is fine. */
 void http_stop(struct http *h);
 
+/* Ends every fault delay in progress: each of those requests goes on at once,
+ * as its rule says (an error, a drop, or its normal answer). */
+void http_end_delays(struct http *h);
+
 /* --- For handlers --- */
 
 struct app *request_app(const struct request *r);

@@ -1380,6 +1380,56 @@ static void fault_delay_on_patch_applies_body(void)
 	test_server_stop(ts);
 }
 
+struct delayed_get {
+	const struct test_server *ts;
+	struct http_resp r;
+	int64_t took;
+};
+
+static void *delayed_get_run(void *arg)
+{
+	struct delayed_get *d = arg;
+	int64_t t0 = mono_ms();
+	d->r = keyed(d->ts, "GET", "sk_test_demo", "/orgs/c/contacts?take=2", NULL);
+	d->took = mono_ms() - t0;
+	return NULL;
+}
+
+/* Clearing the rules also ends the delays they started: the held requests go
+ * on at once, with the answer their rule gave (here: a 503), instead of keeping
+ * their connections for up to ten minutes. */
+static void clearing_faults_ends_delays(void)
+{
+	struct test_server *ts = start();
+	add_fault(ts, "{\"path\":\"/orgs/c/contacts\",\"delay_ms\":600000,\"status\":503,\"times\":0}");
+	struct delayed_get d[2] = {{.ts = ts}, {.ts = ts}};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&t[i], NULL, delayed_get_run, &d[i]) == 0);
+	/* Both held: the journal has neither yet (a request is recorded as it is answered). */
+	usleep(300 * 1000);
+	struct http_resp c = admin(ts, "GET", "/__admin/requests/count?path=/orgs/c/contacts", NULL);
+	check_exact(&c, 200, "{\"count\":0}");
+	http_resp_cleanup(&c);
+	int64_t t0 = mono_ms();
+	struct http_resp del = admin(ts, "DELETE", "/__admin/faults", NULL);
+	CHECK_INT_EQ(del.status, 204);
+	http_resp_cleanup(&del);
+	for (int i = 0; i < 2; i++) {
+		CHECK(pthread_join(t[i], NULL) == 0);
+		CHECK_INT_EQ(d[i].r.status, 503);
+		CHECK(d[i].took >= 300 && mono_ms() - t0 < 5000);
+		http_resp_cleanup(&d[i].r);
+	}
+	/* And the next request is not delayed. */
+	t0 = mono_ms();
+	struct http_resp r = keyed(ts, "GET", "sk_test_demo", "/orgs/c/contacts?take=2", NULL);
+	CHECK_INT_EQ(r.status, 200);
+	CHECK(mono_ms() - t0 < 2000);
+	http_resp_cleanup(&r);
+	test_server_stop(ts);
+}
+
 static void fault_drop_with_delay_waits_first(void)
 {
 	/* A drop with a delay should look like a slow server that then hangs up. */
@@ -2205,6 +2255,7 @@ static void openapi_served_without_key(void)
 /* ------------------------------------------------------------------- cases */
 
 static const struct test_case cases[] = {
+	TEST_CASE("admin@clearing-faults-ends-their-delays", clearing_faults_ends_delays),
 	/* health */
 	TEST_CASE("admin@health-reports-state", health_reports_state),
 	TEST_CASE("admin@health-real-clock-without-flag", health_real_clock_without_flag),
