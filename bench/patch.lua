@@ -10,10 +10,15 @@ local i = 0
 function init(args)
   local headers = { ["Authorization"] = "Bearer " .. key,
                     ["Content-Type"] = "application/json" }
-  -- 2n requests: every contact once blocked and once unblocked.
+  -- 2n requests, two passes over every contact (in a scattered order): the
+  -- first blocks each, the second unblocks it, so every PATCH is a real change
+  -- (an UPDATE and a WAL write), never a no-op. (Choosing blocked by the
+  -- request's own parity, as this did until 2026-11-27, gave every contact the
+  -- same value on every visit when n is even: after the first pass, nothing
+  -- was written.)
   for k = 0, 2 * n - 1 do
     local id = (k * 7919) % n
-    local body = (k % 2 == 0) and '{"blocked":true}' or '{"blocked":false}'
+    local body = (k < n) and '{"blocked":true}' or '{"blocked":false}'
     reqs[k + 1] = wrk.format("PATCH", "/orgs/c/contacts/ct_" .. id, headers, body)
   end
   i = math.random(#reqs) - 1

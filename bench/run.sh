@@ -325,6 +325,20 @@ bench_patch() {
 	if server_alive; then
 		rss_after=$(proc_kb VmRSS)
 		hwm=$(proc_kb VmHWM)
+		# Every PATCH must have been a real change (an UPDATE and a WAL write):
+		# the journal's contact_before is null for one that changed nothing.
+		local unchanged
+		unchanged=$(python3 - "$SERVER_PORT" <<-'PY'
+			import json, sys, urllib.request
+			url = "http://127.0.0.1:%s/__admin/requests?method=PATCH&limit=1000" % sys.argv[1]
+			with urllib.request.urlopen(url, timeout=30) as r:
+			    entries = json.load(r)
+			print(sum(1 for e in entries if e["contact_before"] is None), len(entries))
+			PY
+		) || unchanged="? ?"
+		read -r n_same n_seen <<<"$unchanged"
+		[[ $n_same == 0 && $n_seen != 0 ]] ||
+			problem "of the last $n_seen PATCHes, $n_same changed nothing (the figures are not of writes)"
 		{
 			echo "server memory (patch server, $BENCH_CONTACTS contacts):"
 			echo "  RSS after start: $(kb_to_mb "$rss_idle") MB, after the runs: $(kb_to_mb "$rss_after") MB, peak (VmHWM): $(kb_to_mb "$hwm") MB"
