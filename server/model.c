@@ -44,6 +44,19 @@ void segment_cleanup(struct segment *s)
 	memset(s, 0, sizeof *s);
 }
 
+void contact_lists_cleanup(struct contact *c)
+{
+	for (size_t i = 0; i < c->n_channels; i++)
+		channel_cleanup(&c->channels[i]);
+	free(c->channels);
+	for (size_t i = 0; i < c->n_segments; i++)
+		segment_cleanup(&c->segments[i]);
+	free(c->segments);
+	c->channels = NULL;
+	c->segments = NULL;
+	c->n_channels = c->n_segments = 0;
+}
+
 void contact_cleanup(struct contact *c)
 {
 	if (!c)
@@ -52,11 +65,6 @@ void contact_cleanup(struct contact *c)
 	free(c->name);
 	free(c->unsubscribe_reason);
 	free(c->unsubscribe_feedback);
-	for (size_t i = 0; i < c->n_channels; i++)
-		channel_cleanup(&c->channels[i]);
-	free(c->channels);
-	for (size_t i = 0; i < c->n_segments; i++)
-		segment_cleanup(&c->segments[i]);
-	free(c->segments);
+	contact_lists_cleanup(c);
 	memset(c, 0, sizeof *c);
 }

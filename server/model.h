@@ -59,3 +59,5 @@ bool model_in_list(const char *const *list, const char *s);
 void channel_cleanup(struct channel *ch);
 void segment_cleanup(struct segment *s);
 void contact_cleanup(struct contact *c);
+/* Frees c's channels and segments only, leaving it with none. */
+void contact_lists_cleanup(struct contact *c);

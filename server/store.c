@@ -829,15 +829,7 @@ int store_contact_get_own(struct store *s, const char *org_id, const char *conta
 int store_contact_read_lists(struct store *s, struct contact *c, struct error *err)
 {
 	if (read_channels(s, c->store_pk, c, err) || read_segments(s, c->store_pk, c, err)) {
-		for (size_t i = 0; i < c->n_channels; i++)
-			channel_cleanup(&c->channels[i]);
-		for (size_t i = 0; i < c->n_segments; i++)
-			segment_cleanup(&c->segments[i]);
-		free(c->channels);
-		free(c->segments);
-		c->channels = NULL;
-		c->segments = NULL;
-		c->n_channels = c->n_segments = 0;
+		contact_lists_cleanup(c);
 		return -1;
 	}
 	return 0;
