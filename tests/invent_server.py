@@ -1,6 +1,7 @@
 """The invent-mock binary as a child process, for the Python test files: start it,
-read its ready line, stop it by its PID. Shared by test_binary.py and
-test_reliability.py (they run from tests/, so this imports as a module)."""
+read its ready line, stop it by its PID. Shared by test_binary.py,
+test_reliability.py and test_hostile.py (they run from tests/, so this imports as a
+module) and, through tests/long/common.py, by the long scripts."""
 import json
 import os
 import queue

@@ -15,21 +15,17 @@ Standard library only. The server is started on port 0 with --db :memory: and st
 by its PID in a finally block; every wait is bounded."""
 import json
 import os
-import queue
 import re
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
+
+import invent_server  # tests/invent_server.py: start, ready line, stop by PID
 
 CASES = {}
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_FIXTURE = os.path.join(HERE, "..", "fixtures", "demo.json")
-READY_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
 ANSWER_TIMEOUT = 3.0  # an answer that is due comes well within this
 QUIET_WAIT = 1.0  # how long "no answer" is waited for
 
@@ -69,73 +65,9 @@ REACH = {
 
 # ---------------------------------------------------------------- the server
 
-class Server:
-    """One invent-mock on port 0 with --db :memory:. stdout and stderr are drained by
-    threads (so the pipes never fill); the ready line comes through a queue."""
-
-    def __init__(self, exe, extra=()):
-        args = [exe, "--port", "0", "--db", ":memory:", "--log", "off"] + list(extra)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INVENT_MOCK_")}
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env)
-        self.stderr_lines = []
-        self._lines = queue.Queue()
-        self._readers = [threading.Thread(target=self._drain, args=(self.proc.stdout, True), daemon=True),
-                         threading.Thread(target=self._drain, args=(self.proc.stderr, False), daemon=True)]
-        for t in self._readers:
-            t.start()
-        self.port = None
-
-    def _drain(self, pipe, is_stdout):
-        for raw in iter(pipe.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            if is_stdout:
-                self._lines.put(line)
-            else:
-                self.stderr_lines.append(line)
-        if is_stdout:
-            self._lines.put(None)
-
-    def wait_ready(self):
-        try:
-            line = self._lines.get(timeout=READY_TIMEOUT)
-        except queue.Empty:
-            raise AssertionError("no ready line within %.0f s; stderr %r" % (READY_TIMEOUT, self.stderr_lines))
-        if line is None:
-            self.proc.wait(timeout=STOP_TIMEOUT)
-            raise AssertionError("exited (%r) before the ready line; stderr %r"
-                                 % (self.proc.returncode, self.stderr_lines))
-        ready = json.loads(line)
-        assert ready.get("event") == "ready", line
-        self.port = ready["port"]
-
-    def stop(self):
-        """SIGTERM by PID; returns the exit code. SIGKILL if it does not exit."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError("did not exit within %.0f s of SIGTERM" % STOP_TIMEOUT)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-        for t in self._readers:
-            t.join(1)
-
-
 def run_with_server(exe, extra, body):
     """Starts the server, runs body(port), then checks it stops cleanly (exit 0)."""
-    s = Server(exe, extra)
+    s = invent_server.Server(exe, ["--port", "0", "--db", ":memory:", "--log", "off"] + list(extra))
     try:
         s.wait_ready()
         body(s.port)

@@ -3,11 +3,13 @@ start invent-mock on port 0 and read its ready line, stop it by PID, read its
 RSS and count its TCP sockets from /proc, and summarise latencies."""
 import json
 import os
-import queue
 import signal
 import subprocess
-import threading
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import invent_server  # noqa: E402  tests/invent_server.py
 
 KEY = "sk_test_demo"
 ORG = "org_demo"
@@ -41,65 +43,25 @@ def demo_contact_ids(org=ORG):
     raise SystemExit("no org " + org)
 
 
-class Server:
-    """One invent-mock process on port 0; stdout/stderr drained by threads."""
+class Server(invent_server.Server):
+    """tests/invent_server.py's server on port 0, with the pid as an attribute and
+    a stop that reports a server still running after timeout as None (the
+    scripts record it as a failure and go on to kill it by PID)."""
 
     def __init__(self, exe, args):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INVENT_MOCK_")}
-        self.proc = subprocess.Popen([exe, "--port", "0"] + list(args), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        self.pid = self.proc.pid
-        self.stderr_lines = []
-        self._lines = queue.Queue()
-        self._readers = [threading.Thread(target=self._drain, args=(self.proc.stdout, True), daemon=True),
-                         threading.Thread(target=self._drain, args=(self.proc.stderr, False), daemon=True)]
-        for t in self._readers:
-            t.start()
-        self.port = None
+        super().__init__(exe, ["--port", "0"] + list(args))
 
-    def _drain(self, pipe, is_stdout):
-        for raw in iter(pipe.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            if is_stdout:
-                self._lines.put(line)
-            else:
-                self.stderr_lines.append(line)
-        if is_stdout:
-            self._lines.put(None)
-
-    def wait_ready(self, timeout=10):
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("no ready line within %d s; stderr %r" % (timeout, self.stderr_lines))
-        if line is None:
-            raise AssertionError("exited before the ready line; stderr %r" % self.stderr_lines[-5:])
-        ready = json.loads(line)
-        assert ready.get("event") == "ready" and ready.get("pid") == self.pid, ready
-        self.port = ready["port"]
-        return ready
+    @property
+    def pid(self):
+        return self.proc.pid
 
     def stop(self, timeout=10):
         """SIGTERM by PID; returns the exit code, or None if it did not exit in time."""
-        if self.proc.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
+        self.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
-
-    def kill(self):
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        for t in self._readers:
-            t.join(1)
 
 
 def rss_kib(pid):
