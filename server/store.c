@@ -170,7 +170,7 @@ static const char *const status_fragments[] = {
 
 enum {
 	STORE_DEFAULT_MAX_BATCH = 512,
-	STORE_CHECKPOINT_PAGES = 1000, /* WAL pages that wake the checkpointer (SQLite's default) */
+	STORE_CHECKPOINT_PAGES = 1000, /* WAL pages that start a checkpoint round (SQLite's default) */
 	STORE_CHECKPOINT_HARD = 8000,  /* the store thread checkpoints itself if it falls behind */
 };
 
@@ -203,7 +203,10 @@ struct store {
 	sqlite3 *ckpt_db;	 /* the checkpointer's connection; NULL for :memory: */
 	pthread_cond_t ckpt_wake; /* with lock */
 	bool ckpt_wanted, ckpt_running;
+	bool ckpt_copied;	 /* with lock: the checkpointer finished its copy; see on_wal_commit */
 	pthread_t ckpt_thread;
+	int wal_pages;		 /* store thread: the WAL's size after the last commit */
+	int ckpt_next;		 /* store thread: the WAL size that starts the next round */
 
 	struct lists_slot *lists; /* [LISTS_SLOTS], made on first use; see store_lists_get */
 	uint64_t lists_generation;
@@ -390,19 +393,43 @@ static int migrate(sqlite3 *db, bool *was_empty, struct error *err)
 	return 0;
 }
 
+/* Checkpoint rounds. The WAL starts again from its beginning only when a write
+ * transaction begins while every frame in it has been copied back, and a
+ * checkpoint running beside a busy writer never gets there: commits keep
+ * landing while it copies and syncs. Waking the checkpointer on every commit
+ * past the threshold, as this did until 2026-11-27, ran ~1,600 checkpoints a
+ * second under load (two fdatasync each, a third of a core) while the WAL
+ * still grew to thousands of pages. So a round is: once the WAL reaches
+ * ckpt_next pages, the checkpointer copies what is there, off the store thread;
+ * then the store thread, between two batches, copies the few frames committed
+ * meanwhile (catch_up), after which its next write restarts the WAL. The
+ * store thread pays one short checkpoint per round, and a round starts at most
+ * once per STORE_CHECKPOINT_PAGES pages of growth, so a reader that keeps an old
+ * snapshot (an sqlite3 shell left open) cannot make it checkpoint on every commit. */
+
 /* Called on the store thread after each commit, with the WAL's size in pages. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *s = arg;
+	if (pages < s->wal_pages) /* the WAL restarted */
+		s->ckpt_next = STORE_CHECKPOINT_PAGES;
+	s->wal_pages = pages;
 	if (pages >= STORE_CHECKPOINT_HARD) {
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	} else if (pages >= STORE_CHECKPOINT_PAGES) {
+	} else if (pages >= s->ckpt_next) {
+		s->ckpt_next = pages + STORE_CHECKPOINT_PAGES;
 		pthread_mutex_lock(&s->lock);
 		s->ckpt_wanted = true;
 		pthread_cond_signal(&s->ckpt_wake);
 		pthread_mutex_unlock(&s->lock);
 	}
 	return SQLITE_OK;
+}
+
+/* The second half of a round, on the store thread between batches. */
+static void catch_up(struct store *s)
+{
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 static void *checkpoint_thread(void *arg)
@@ -416,9 +443,10 @@ static void *checkpoint_thread(void *arg)
 			break;
 		s->ckpt_wanted = false;
 		pthread_mutex_unlock(&s->lock);
-		/* PASSIVE never blocks the writer; what it cannot copy now, the next round does. */
+		/* PASSIVE never blocks the writer; catch_up() copies what lands meanwhile. */
 		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		pthread_mutex_lock(&s->lock);
+		s->ckpt_copied = true;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -484,6 +512,7 @@ int store_open(const struct store_options *opt, struct store **out, bool *was_em
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->ckpt_wake, NULL);
 	s->max_batch = opt->max_batch ? opt->max_batch : STORE_DEFAULT_MAX_BATCH;
+	s->ckpt_next = STORE_CHECKPOINT_PAGES;
 	bool empty = false;
 	int rc = sqlite3_open_v2(opt->path, &s->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
@@ -649,7 +678,11 @@ static void *store_thread(void *arg)
 		if (!s->head)
 			s->tail = NULL;
 		last->next = NULL;
+		bool copied = s->ckpt_copied;
+		s->ckpt_copied = false;
 		pthread_mutex_unlock(&s->lock);
+		if (copied)
+			catch_up(s);
 		run_batch(s, batch);
 		pthread_mutex_lock(&s->lock);
 	}

@@ -6,7 +6,10 @@
 #include "testlib.h"
 #include "xalloc.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <unistd.h>
 
 static struct store *open_demo(const char *path, struct fixture **f)
@@ -155,6 +158,100 @@ static char *temp_db(void)
 	return path;
 }
 
+/* Checkpoint rounds (store.c, on_wal_commit): under writes that never pause,
+ * the WAL still starts again from its beginning every round. Each job is its
+ * own transaction of one page (a PATCH of one contact), and the next is only
+ * submitted when the last is answered, so the store thread commits
+ * back to back. The WAL header's checkpoint sequence number (bytes 12 to 15,
+ * big-endian) goes up by one at each restart. Before the rounds, a checkpoint
+ * beside such a writer never caught up and the WAL grew to the 8,000-page
+ * emergency checkpoint: no restart in 7,500 commits. */
+enum { WAL_COMMITS = 7500 };
+
+struct wal_writer {
+	struct store *s;
+	struct store_job job;
+	struct contact c;
+	const char *wal_path;
+	int commits;
+	uint32_t first_seq, last_seq;
+	pthread_mutex_t lock;
+	pthread_cond_t finished;
+	bool done;
+};
+
+static uint32_t wal_sequence(const char *path)
+{
+	unsigned char h[16];
+	int fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK(pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h);
+	close(fd);
+	return (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 | h[15];
+}
+
+static int wal_write_run(struct store *s, void *arg, struct error *err)
+{
+	struct wal_writer *w = arg;
+	w->c.blocked = !w->c.blocked;
+	w->c.blocked_at = w->c.blocked ? w->c.updated_at + 1 : MODEL_NO_TIME;
+	w->c.updated_at++;
+	return store_contact_update(s, &w->c, err);
+}
+
+static void wal_write_done(void *arg, int rc, const struct error *err)
+{
+	struct wal_writer *w = arg;
+	if (rc) {
+		fprintf(stderr, "commit %d failed: %s\n", w->commits, err->msg);
+		exit(1);
+	}
+	uint32_t seq = wal_sequence(w->wal_path);
+	if (w->commits++ == 0)
+		w->first_seq = seq;
+	w->last_seq = seq;
+	if (w->commits < WAL_COMMITS) {
+		store_submit(w->s, &w->job);
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_signal(&w->finished);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void wal_restarts_under_continuous_writes(void)
+{
+	char *path = temp_db();
+	char wal[160];
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	struct fixture *f;
+	struct store *s = open_demo(path, &f);
+	struct wal_writer w = {.s = s, .wal_path = wal};
+	struct error err = {0};
+	CHECK(store_contact_get_own(s, "org_demo", "ct_ada", &w.c, &err) == 0);
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.finished, NULL);
+	w.job = (struct store_job){.run = wal_write_run, .done = wal_write_done, .arg = &w};
+	CHECK(store_start(s, &err) == 0);
+	store_submit(s, &w.job);
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.finished, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	fprintf(stderr, "WAL restarts in %d commits: %u\n", WAL_COMMITS, w.last_seq - w.first_seq);
+	/* A round every 1,000 pages or a little more: 7 restarts when nothing
+	 * else competes for the machine. 2 leaves room for a slow, loaded one. */
+	CHECK(w.last_seq - w.first_seq >= 2);
+	store_close(s);
+	contact_cleanup(&w.c);
+	pthread_cond_destroy(&w.finished);
+	pthread_mutex_destroy(&w.lock);
+	fixture_free(f);
+	unlink(path);
+	free(path);
+}
+
 /* A file at schema version 1, as the first release wrote it, is brought to the
  * current version with its data kept. */
 static void migrates_version_1(void)
@@ -268,6 +365,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("store@refuses-newer-schema", refuses_newer_schema),
 	TEST_CASE("store@refuses-foreign-database", refuses_foreign_database),
 	TEST_CASE("store@contacts_count-survives-reload", counts_follow_reload),
+	TEST_CASE("store@wal-restarts-under-continuous-writes", wal_restarts_under_continuous_writes),
 };
 
 TEST_MAIN(cases)
