@@ -25,6 +25,7 @@
 #include "store.h"
 
 #include "embedded.h"
+#include "walbuf.h"
 #include "xalloc.h"
 
 #include <pthread.h>
@@ -470,7 +471,7 @@ static int open_checkpointer(struct store *s, const struct store_options *opt, s
 		 opt->sync_full ? "FULL" : "NORMAL");
 	struct error e = {0};
 	if (sqlite3_open_v2(opt->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK ||
+			    walbuf_vfs_name()) != SQLITE_OK ||
 	    exec_sql(s->ckpt_db, pragmas, &e))
 		return error_set(err, 0, "cannot use database %s: %s", opt->path,
 				 e.msg[0] ? e.msg : sqlite3_errmsg(s->ckpt_db));
@@ -517,7 +518,7 @@ int store_open(const struct store_options *opt, struct store **out, bool *was_em
 	int rc = sqlite3_open_v2(opt->path, &s->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
 					 SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_URI,
-				 NULL);
+				 walbuf_vfs_name());
 	if (rc != SQLITE_OK) {
 		error_set(err, 0, "cannot open database %s: %s", opt->path,
 			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));

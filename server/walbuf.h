@@ -1,0 +1,9 @@
+/* A SQLite VFS that writes each transaction's WAL frames with one write()
+ * instead of two per page. See walbuf.c. */
+#pragma once
+
+/* Registers the VFS on first call (not as the default; it wraps the VFS that
+ * is the default then) and returns its name, for sqlite3_open_v2's zVfs.
+ * Returns NULL if it could not be registered: open with the default then.
+ * Thread-safe. */
+const char *walbuf_vfs_name(void);
