@@ -403,7 +403,8 @@ static int migrate(sqlite3 *db, bool *was_empty, struct error *err)
  * still grew to thousands of pages. So a round is: once the WAL reaches
  * ckpt_next pages, the checkpointer copies what is there, off the store thread;
  * then the store thread, between two batches, copies the few frames committed
- * meanwhile (catch_up), after which its next write restarts the WAL. The
+ * meanwhile (catch_up: ~0.6 ms at 50k PATCH/s, mostly its two fdatasync),
+ * after which its next write restarts the WAL. The
  * store thread pays one short checkpoint per round, and a round starts at most
  * once per STORE_CHECKPOINT_PAGES pages of growth, so a reader that keeps an old
  * snapshot (an sqlite3 shell left open) cannot make it checkpoint on every commit. */
@@ -444,8 +445,17 @@ static void *checkpoint_thread(void *arg)
 			break;
 		s->ckpt_wanted = false;
 		pthread_mutex_unlock(&s->lock);
-		/* PASSIVE never blocks the writer; catch_up() copies what lands meanwhile. */
+		/* PASSIVE never blocks the writer. The second pass copies what was
+		 * committed during the first (a few ms), and a pass that does not
+		 * reach the WAL's end leaves the database file unsynced: syncing it
+		 * here leaves catch_up() little to copy and little to sync. */
 		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		sqlite3_file *db_file = NULL;
+		if (sqlite3_file_control(s->ckpt_db, "main", SQLITE_FCNTL_FILE_POINTER, &db_file) ==
+			    SQLITE_OK &&
+		    db_file && db_file->pMethods)
+			db_file->pMethods->xSync(db_file, SQLITE_SYNC_NORMAL);
 		pthread_mutex_lock(&s->lock);
 		s->ckpt_copied = true;
 	}
