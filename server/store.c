@@ -4,7 +4,8 @@
  * query after start-up. HTTP threads never touch SQLite: they parse and validate
  * a request, wrap the work in a store_job and suspend the connection; the store
  * thread takes every job queued at that moment (up to max_batch), runs them one
- * after another inside a single transaction, COMMITs once, and only then calls
+ * after another inside a single transaction, takes in the jobs queued while they
+ * ran (STORE_JOIN_ROUNDS times at most), COMMITs once, and only then calls
  * each job's done(), which resumes its connection with the answer. A failing job
  * must leave no change behind, so every write function below is atomic by
  * itself (one statement, or a savepoint of its own) and a job calls at most one;
@@ -171,6 +172,12 @@ static const char *const status_fragments[] = {
 
 enum {
 	STORE_DEFAULT_MAX_BATCH = 512,
+	/* Jobs that arrive while a batch runs join it this many times before the
+	 * COMMIT, rather than wait for it and a whole batch of their own. Measured
+	 * (PATCH bench, 64 connections, alternating runs): 0 rounds 50-58k/s, p99
+	 * 1.96-2.25 ms; 3 rounds 60.5-61.2k, 1.82-1.89 ms; 8 rounds no better; at
+	 * 16 connections 3 rounds cost ~3 % (a batch's first answers wait longer). */
+	STORE_JOIN_ROUNDS = 3,
 	STORE_CHECKPOINT_PAGES = 1000, /* WAL pages that start a checkpoint round (SQLite's default) */
 	STORE_CHECKPOINT_HARD = 8000,  /* the store thread checkpoints itself if it falls behind */
 };
@@ -585,14 +592,41 @@ static void fail_job(struct store_job *j, const struct error *why)
 	j->err = *why;
 }
 
-/* Runs jobs from first up to the next job that must run alone, in one
- * transaction; returns that job (or NULL). */
+/* Takes up to max queued jobs off the queue (with s->lock held), stopping
+ * before a job that must run alone if stop_at_alone; NULL if none. */
+static struct store_job *dequeue(struct store *s, unsigned max, bool stop_at_alone)
+{
+	struct store_job *first = s->head, *last = first;
+	if (!first || !max || (stop_at_alone && first->alone))
+		return NULL;
+	for (unsigned n = 1; n < max && last->next && !(stop_at_alone && last->next->alone); n++)
+		last = last->next;
+	s->head = last->next;
+	if (!s->head)
+		s->tail = NULL;
+	last->next = NULL;
+	return first;
+}
+
+/* Runs jobs from first up to the next job that must run alone, with the jobs
+ * that join meanwhile (linked in after the last), in one transaction; returns
+ * the job it stopped at (or NULL). */
 static struct store_job *run_transaction(struct store *s, struct store_job *first)
 {
 	struct error e = {0};
 	bool in_txn = exec_id(s, ST_BEGIN, &e) == 0;
-	struct store_job *j = first;
-	for (; j && !j->alone; j = j->next) {
+	struct store_job *j = first, *prev = NULL;
+	unsigned ran = 0, rounds = 0;
+	for (;; prev = j, j = j->next) {
+		if (!j && prev && in_txn && rounds < STORE_JOIN_ROUNDS && ran < s->max_batch) {
+			rounds++;
+			pthread_mutex_lock(&s->lock);
+			prev->next = j = dequeue(s, s->max_batch - ran, true);
+			pthread_mutex_unlock(&s->lock);
+		}
+		if (!j || j->alone)
+			break;
+		ran++;
 		if (!in_txn) {
 			fail_job(j, &e);
 			continue;
@@ -682,13 +716,7 @@ static void *store_thread(void *arg)
 			pthread_cond_wait(&s->wake, &s->lock);
 		if (!s->head)
 			break;
-		struct store_job *batch = s->head, *last = batch;
-		for (unsigned n = 1; n < s->max_batch && last->next; n++)
-			last = last->next;
-		s->head = last->next;
-		if (!s->head)
-			s->tail = NULL;
-		last->next = NULL;
+		struct store_job *batch = dequeue(s, s->max_batch, false);
 		bool copied = s->ckpt_copied;
 		s->ckpt_copied = false;
 		pthread_mutex_unlock(&s->lock);

@@ -252,6 +252,90 @@ static void wal_restarts_under_continuous_writes(void)
 	free(path);
 }
 
+/* Jobs queued while a batch runs join its transaction, at most
+ * STORE_JOIN_ROUNDS (3) times, and within max_batch: each job here queues the
+ * next one from its run(), as a request arriving meanwhile would, and the log
+ * shows which ran before which COMMIT (a job's done() comes after its batch's
+ * COMMIT). */
+enum { JOIN_JOBS = 6 };
+
+struct join_test;
+struct join_arg {
+	struct join_test *t;
+	int i;
+};
+
+struct join_test {
+	struct store *s;
+	struct store_job jobs[JOIN_JOBS];
+	struct join_arg args[JOIN_JOBS];
+	char log[128]; /* written on the store thread only */
+	int finished;
+	pthread_mutex_t lock;
+	pthread_cond_t all_done;
+};
+
+static int join_run(struct store *s, void *arg, struct error *err)
+{
+	(void)s;
+	(void)err;
+	struct join_arg *a = arg;
+	size_t n = strlen(a->t->log);
+	snprintf(a->t->log + n, sizeof a->t->log - n, "r%d ", a->i);
+	if (a->i + 1 < JOIN_JOBS)
+		store_submit(a->t->s, &a->t->jobs[a->i + 1]);
+	return 0;
+}
+
+static void join_done(void *arg, int rc, const struct error *err)
+{
+	(void)err;
+	struct join_arg *a = arg;
+	CHECK_INT_EQ(rc, 0);
+	size_t n = strlen(a->t->log);
+	snprintf(a->t->log + n, sizeof a->t->log - n, "d%d ", a->i);
+	pthread_mutex_lock(&a->t->lock);
+	if (++a->t->finished == JOIN_JOBS)
+		pthread_cond_signal(&a->t->all_done);
+	pthread_mutex_unlock(&a->t->lock);
+}
+
+static void run_join_test(unsigned max_batch, const char *want)
+{
+	struct join_test t = {0};
+	bool empty;
+	struct error err = {0};
+	struct store_options o = {.path = ":memory:", .max_batch = max_batch};
+	CHECK(store_open(&o, &t.s, &empty, &err) == 0);
+	pthread_mutex_init(&t.lock, NULL);
+	pthread_cond_init(&t.all_done, NULL);
+	for (int i = 0; i < JOIN_JOBS; i++) {
+		t.args[i] = (struct join_arg){.t = &t, .i = i};
+		t.jobs[i] = (struct store_job){.run = join_run, .done = join_done, .arg = &t.args[i]};
+	}
+	CHECK(store_start(t.s, &err) == 0);
+	store_submit(t.s, &t.jobs[0]);
+	pthread_mutex_lock(&t.lock);
+	while (t.finished < JOIN_JOBS)
+		pthread_cond_wait(&t.all_done, &t.lock);
+	pthread_mutex_unlock(&t.lock);
+	store_close(t.s);
+	CHECK_STR_EQ(t.log, want);
+	pthread_cond_destroy(&t.all_done);
+	pthread_mutex_destroy(&t.lock);
+}
+
+static void queued_jobs_join_the_batch(void)
+{
+	run_join_test(0, "r0 r1 r2 r3 d0 d1 d2 d3 r4 r5 d4 d5 ");
+}
+
+static void joining_keeps_max_batch(void)
+{
+	run_join_test(1, "r0 d0 r1 d1 r2 d2 r3 d3 r4 d4 r5 d5 ");
+	run_join_test(2, "r0 r1 d0 d1 r2 r3 d2 d3 r4 r5 d4 d5 ");
+}
+
 /* A file at schema version 1, as the first release wrote it, is brought to the
  * current version with its data kept. */
 static void migrates_version_1(void)
@@ -366,6 +450,8 @@ static const struct test_case cases[] = {
 	TEST_CASE("store@refuses-foreign-database", refuses_foreign_database),
 	TEST_CASE("store@contacts_count-survives-reload", counts_follow_reload),
 	TEST_CASE("store@wal-restarts-under-continuous-writes", wal_restarts_under_continuous_writes),
+	TEST_CASE("store@queued-jobs-join-the-batch", queued_jobs_join_the_batch),
+	TEST_CASE("store@joining-keeps-max-batch", joining_keeps_max_batch),
 };
 
 TEST_MAIN(cases)
