@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -175,9 +176,14 @@ enum {
 	/* Jobs that arrive while a batch runs join it this many times before the
 	 * COMMIT, rather than wait for it and a whole batch of their own. Measured
 	 * (PATCH bench, 64 connections, alternating runs): 0 rounds 50-58k/s, p99
-	 * 1.96-2.25 ms; 3 rounds 60.5-61.2k, 1.82-1.89 ms; 8 rounds no better; at
-	 * 16 connections 3 rounds cost ~3 % (a batch's first answers wait longer). */
+	 * 1.96-2.25 ms; 3 rounds 60.5-61.2k, 1.82-1.89 ms; 8 rounds no better. */
 	STORE_JOIN_ROUNDS = 3,
+	/* ...but only while the batch has run for less than this. Slow jobs (a list
+	 * of 100 contacts takes ~15 ms) gain nothing from sharing a COMMIT, and
+	 * holding their answers back stops the HTTP thread from sending one batch's
+	 * answers while the store works on the next: joining cost list queries a
+	 * fifth of their throughput. */
+	STORE_JOIN_WINDOW_US = 1000,
 	STORE_CHECKPOINT_PAGES = 1000, /* WAL pages that start a checkpoint round (SQLite's default) */
 	STORE_CHECKPOINT_HARD = 8000,  /* the store thread checkpoints itself if it falls behind */
 };
@@ -199,6 +205,7 @@ struct store {
 	sqlite3_stmt *st[ST__COUNT];
 	sqlite3_stmt **list_stmts; /* [2 * LF_MASKS]: page and count per filter mask */
 	unsigned max_batch;
+	int64_t join_window_ns;
 
 	pthread_mutex_t lock; /* guards the queue and the flags below */
 	pthread_cond_t wake;
@@ -530,6 +537,8 @@ int store_open(const struct store_options *opt, struct store **out, bool *was_em
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->ckpt_wake, NULL);
 	s->max_batch = opt->max_batch ? opt->max_batch : STORE_DEFAULT_MAX_BATCH;
+	s->join_window_ns =
+		(int64_t)(opt->join_window_us ? opt->join_window_us : STORE_JOIN_WINDOW_US) * 1000;
 	s->ckpt_next = STORE_CHECKPOINT_PAGES;
 	bool empty = false;
 	int rc = sqlite3_open_v2(opt->path, &s->db,
@@ -592,6 +601,13 @@ static void fail_job(struct store_job *j, const struct error *why)
 	j->err = *why;
 }
 
+static int64_t monotonic_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* Takes up to max queued jobs off the queue (with s->lock held), stopping
  * before a job that must run alone if stop_at_alone; NULL if none. */
 static struct store_job *dequeue(struct store *s, unsigned max, bool stop_at_alone)
@@ -617,8 +633,10 @@ static struct store_job *run_transaction(struct store *s, struct store_job *firs
 	bool in_txn = exec_id(s, ST_BEGIN, &e) == 0;
 	struct store_job *j = first, *prev = NULL;
 	unsigned ran = 0, rounds = 0;
+	int64_t began = monotonic_ns();
 	for (;; prev = j, j = j->next) {
-		if (!j && prev && in_txn && rounds < STORE_JOIN_ROUNDS && ran < s->max_batch) {
+		if (!j && prev && in_txn && rounds < STORE_JOIN_ROUNDS && ran < s->max_batch &&
+		    monotonic_ns() - began < s->join_window_ns) {
 			rounds++;
 			pthread_mutex_lock(&s->lock);
 			prev->next = j = dequeue(s, s->max_batch - ran, true);

@@ -253,7 +253,8 @@ static void wal_restarts_under_continuous_writes(void)
 }
 
 /* Jobs queued while a batch runs join its transaction, at most
- * STORE_JOIN_ROUNDS (3) times, and within max_batch: each job here queues the
+ * STORE_JOIN_ROUNDS (3) times, within max_batch, and while the batch is within
+ * its window (join_window_us): each job here queues the
  * next one from its run(), as a request arriving meanwhile would, and the log
  * shows which ran before which COMMIT (a job's done() comes after its batch's
  * COMMIT). */
@@ -270,6 +271,7 @@ struct join_test {
 	struct store_job jobs[JOIN_JOBS];
 	struct join_arg args[JOIN_JOBS];
 	char log[128]; /* written on the store thread only */
+	unsigned run_us; /* how long each run() takes */
 	int finished;
 	pthread_mutex_t lock;
 	pthread_cond_t all_done;
@@ -284,6 +286,8 @@ static int join_run(struct store *s, void *arg, struct error *err)
 	snprintf(a->t->log + n, sizeof a->t->log - n, "r%d ", a->i);
 	if (a->i + 1 < JOIN_JOBS)
 		store_submit(a->t->s, &a->t->jobs[a->i + 1]);
+	if (a->t->run_us)
+		usleep(a->t->run_us);
 	return 0;
 }
 
@@ -300,12 +304,14 @@ static void join_done(void *arg, int rc, const struct error *err)
 	pthread_mutex_unlock(&a->t->lock);
 }
 
-static void run_join_test(unsigned max_batch, const char *want)
+static void run_join_test(unsigned max_batch, unsigned window_us, unsigned run_us,
+			  const char *want)
 {
-	struct join_test t = {0};
+	struct join_test t = {.run_us = run_us};
 	bool empty;
 	struct error err = {0};
-	struct store_options o = {.path = ":memory:", .max_batch = max_batch};
+	struct store_options o = {.path = ":memory:", .max_batch = max_batch,
+				  .join_window_us = window_us};
 	CHECK(store_open(&o, &t.s, &empty, &err) == 0);
 	pthread_mutex_init(&t.lock, NULL);
 	pthread_cond_init(&t.all_done, NULL);
@@ -325,15 +331,23 @@ static void run_join_test(unsigned max_batch, const char *want)
 	pthread_mutex_destroy(&t.lock);
 }
 
+/* A window of 60 s: a slow or loaded machine cannot close it. */
 static void queued_jobs_join_the_batch(void)
 {
-	run_join_test(0, "r0 r1 r2 r3 d0 d1 d2 d3 r4 r5 d4 d5 ");
+	run_join_test(0, 60000000, 0, "r0 r1 r2 r3 d0 d1 d2 d3 r4 r5 d4 d5 ");
 }
 
 static void joining_keeps_max_batch(void)
 {
-	run_join_test(1, "r0 d0 r1 d1 r2 d2 r3 d3 r4 d4 r5 d5 ");
-	run_join_test(2, "r0 r1 d0 d1 r2 r3 d2 d3 r4 r5 d4 d5 ");
+	run_join_test(1, 60000000, 0, "r0 d0 r1 d1 r2 d2 r3 d3 r4 d4 r5 d5 ");
+	run_join_test(2, 60000000, 0, "r0 r1 d0 d1 r2 r3 d2 d3 r4 r5 d4 d5 ");
+}
+
+/* Jobs of 3 ms against a window of 1 ms: the batch is past it when the next
+ * job arrives, so each commits alone. */
+static void slow_batches_take_no_one_in(void)
+{
+	run_join_test(0, 1000, 3000, "r0 d0 r1 d1 r2 d2 r3 d3 r4 d4 r5 d5 ");
 }
 
 /* A file at schema version 1, as the first release wrote it, is brought to the
@@ -452,6 +466,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("store@wal-restarts-under-continuous-writes", wal_restarts_under_continuous_writes),
 	TEST_CASE("store@queued-jobs-join-the-batch", queued_jobs_join_the_batch),
 	TEST_CASE("store@joining-keeps-max-batch", joining_keeps_max_batch),
+	TEST_CASE("store@slow-batches-take-no-one-in", slow_batches_take_no_one_in),
 };
 
 TEST_MAIN(cases)
