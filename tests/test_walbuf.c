@@ -160,16 +160,28 @@ static void commit_then_kill(const char *path, int rows, const char *sql)
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
-static void commit_survives_kill(void)
+/* commit_then_kill, then the sum of t.n in the recovered file, which must
+ * also pass integrity_check. */
+static void kill_then_check(const char *sql, int64_t want_sum)
 {
 	char *path = test_temp_path();
-	commit_then_kill(path, 400, "UPDATE t SET n = 7 WHERE id % 40 = 1");
+	commit_then_kill(path, 400, sql);
 	sqlite3 *db;
 	CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, "unix") == SQLITE_OK);
-	CHECK_INT_EQ(query_int(db, "SELECT sum(n) FROM t"), 70);
+	CHECK_INT_EQ(query_int(db, "SELECT sum(n) FROM t"), want_sum);
+	sqlite3_stmt *st;
+	CHECK(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW);
+	CHECK_STR_EQ((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
 	sqlite3_close(db);
 	unlink(path);
 	free(path);
+}
+
+static void commit_survives_kill(void)
+{
+	kill_then_check("UPDATE t SET n = 7 WHERE id % 40 = 1", 70);
 }
 
 /* With a page cache of 10 pages, a transaction over 100 pages spills frames to
@@ -179,24 +191,11 @@ static void commit_survives_kill(void)
  * far as the checksums hold: every change must be there. */
 static void rewritten_frames_survive_kill(void)
 {
-	char *path = test_temp_path();
-	commit_then_kill(path, 400,
-			 "PRAGMA cache_size = 10; BEGIN;"
-			 " UPDATE t SET n = 1;"
-			 " UPDATE t SET n = 2 WHERE id <= 20;"
-			 " COMMIT");
-	sqlite3 *db;
-	CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, "unix") == SQLITE_OK);
-	CHECK_INT_EQ(query_int(db, "SELECT sum(n) FROM t"), 380 + 2 * 20);
-	sqlite3 *check = db;
-	sqlite3_stmt *st;
-	CHECK(sqlite3_prepare_v2(check, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK);
-	CHECK(sqlite3_step(st) == SQLITE_ROW);
-	CHECK_STR_EQ((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	unlink(path);
-	free(path);
+	kill_then_check("PRAGMA cache_size = 10; BEGIN;"
+			" UPDATE t SET n = 1;"
+			" UPDATE t SET n = 2 WHERE id <= 20;"
+			" COMMIT",
+			380 + 2 * 20);
 }
 
 int main(int argc, char **argv)
