@@ -101,10 +101,8 @@ static void health_reply(struct request *r)
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "status", "ok");
 	cJSON_AddStringToObject(o, "version", INVENT_MOCK_VERSION);
-	struct timespec mono;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
 	cJSON_AddNumberToObject(o, "uptime_ms",
-				(double)((int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000 - app->started_mono_ms));
+				(double)(clock_monotonic_ns() / 1000000 - app->started_mono_ms));
 	cJSON_AddStringToObject(o, "db", app->config->db_path);
 	cJSON_AddNumberToObject(o, "orgs", (double)op->orgs);
 	cJSON_AddNumberToObject(o, "contacts", (double)op->contacts);

@@ -31,9 +31,7 @@ int app_start(const struct config *cfg, struct app **out, struct error *err)
 	if (cfg->rate_limit)
 		a->ratelimit = ratelimit_new(cfg->rate_limit_per_minute);
 	a->started_ms = clock_now_ms(a->clock);
-	struct timespec mono;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	a->started_mono_ms = (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000;
+	a->started_mono_ms = clock_monotonic_ns() / 1000000;
 
 	int64_t now = clock_now_ms(a->clock);
 	int rc = cfg->fixtures_path ? fixture_load_file(cfg->fixtures_path, now, &a->fixture, err)

@@ -221,3 +221,10 @@ int clock_parse(const char *s, int64_t *out)
 	*out = ((days * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + ms - off_min * 60000LL;
 	return 0;
 }
+
+int64_t clock_monotonic_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}

@@ -29,6 +29,10 @@ void clock_format(int64_t ms, char out[CLOCK_TEXT_SIZE]);
  * into out (at least 30 bytes). */
 void clock_http_date(int64_t ms, char out[30]);
 
+/* The machine's monotonic clock in nanoseconds, for durations and deadlines
+ * (never the emulator's time). */
+int64_t clock_monotonic_ns(void);
+
 /* Parses an RFC 3339 date-time ("2024-05-01T09:30:00Z", optional fraction,
  * "Z" or "+hh:mm"/"-hh:mm"); fractions below a millisecond are truncated.
  * Returns 0 and writes *out, or -1 if s is not such a date-time (*out untouched). */

@@ -706,13 +706,6 @@ static bool answer_now(struct request *r)
 	return cl && strtoull(cl, NULL, 10) > HTTP_DISCARD_MAX;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* Suspends r until its fault's delay has passed (the timer thread resumes it). */
 static void delay_request(struct request *r)
 {
@@ -753,7 +746,7 @@ static void *timer_thread(void *arg)
 			pthread_cond_wait(&h->timer_wake, &h->lock);
 			continue;
 		}
-		int64_t wait = h->delayed->due_ns - mono_ns();
+		int64_t wait = h->delayed->due_ns - clock_monotonic_ns();
 		if (wait > 0 && !h->stopping) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);

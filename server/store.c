@@ -25,6 +25,7 @@
  * answer leaves, and the rest of the batch starts a new transaction. */
 #include "store.h"
 
+#include "clock.h"
 #include "embedded.h"
 #include "walbuf.h"
 #include "xalloc.h"
@@ -34,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -601,13 +601,6 @@ static void fail_job(struct store_job *j, const struct error *why)
 	j->err = *why;
 }
 
-static int64_t monotonic_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* Takes up to max queued jobs off the queue (with s->lock held), stopping
  * before a job that must run alone if stop_at_alone; NULL if none. */
 static struct store_job *dequeue(struct store *s, unsigned max, bool stop_at_alone)
@@ -633,10 +626,10 @@ static struct store_job *run_transaction(struct store *s, struct store_job *firs
 	bool in_txn = exec_id(s, ST_BEGIN, &e) == 0;
 	struct store_job *j = first, *prev = NULL;
 	unsigned ran = 0, rounds = 0;
-	int64_t began = monotonic_ns();
+	int64_t began = clock_monotonic_ns();
 	for (;; prev = j, j = j->next) {
 		if (!j && prev && in_txn && rounds < STORE_JOIN_ROUNDS && ran < s->max_batch &&
-		    monotonic_ns() - began < s->join_window_ns) {
+		    clock_monotonic_ns() - began < s->join_window_ns) {
 			rounds++;
 			pthread_mutex_lock(&s->lock);
 			prev->next = j = dequeue(s, s->max_batch - ran, true);
