@@ -33,17 +33,18 @@ static int64_t query_int(sqlite3 *db, const char *sql)
 
 /* A WAL database through walbuf, without automatic checkpoints (so that only
  * the WAL is written), rows of 1 KiB: about four to a 4 KiB page. */
-static sqlite3 *open_walbuf(const char *path, int rows)
+static sqlite3 *open_walbuf(const char *path, int rows, const char *synchronous)
 {
 	const char *vfs = walbuf_vfs_name();
 	CHECK(vfs != NULL);
 	sqlite3 *db;
 	CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) ==
 	      SQLITE_OK);
-	exec_ok(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-		    " PRAGMA wal_autocheckpoint = 0;"
-		    " CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, n INTEGER, pad BLOB)");
 	char sql[160];
+	snprintf(sql, sizeof sql, "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;", synchronous);
+	exec_ok(db, sql);
+	exec_ok(db, "PRAGMA wal_autocheckpoint = 0;"
+		    " CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, n INTEGER, pad BLOB)");
 	snprintf(sql, sizeof sql,
 		 "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d)"
 		 " INSERT INTO t SELECT i, 0, zeroblob(1000) FROM k",
@@ -99,12 +100,14 @@ static void count_writes(void)
 }
 
 /* A transaction that changes 10 pages reaches the kernel as one write: 20
- * frames' worth of pwrite() calls without walbuf (a header and a page each). */
-static void one_write_per_commit(void)
+ * frames' worth of pwrite() calls without walbuf (a header and a page each).
+ * With synchronous=FULL too (--sync full), where SQLite also syncs the WAL at
+ * every commit. */
+static void one_write_per_commit_with(const char *synchronous)
 {
 	char *path = test_temp_path();
 	count_writes();
-	sqlite3 *db = open_walbuf(path, 400);
+	sqlite3 *db = open_walbuf(path, 400, synchronous);
 	for (int round = 0; round < 3; round++) {
 		long before = writes;
 		exec_ok(db, "UPDATE t SET n = n + 1 WHERE id % 40 = 1"); /* rows 1, 41, ...: 10 pages */
@@ -116,13 +119,23 @@ static void one_write_per_commit(void)
 	free(path);
 }
 
+static void one_write_per_commit(void)
+{
+	one_write_per_commit_with("NORMAL");
+}
+
+static void one_write_per_commit_full_sync(void)
+{
+	one_write_per_commit_with("FULL");
+}
+
 /* A transaction of about 2 MiB of WAL, many times the buffer, in one COMMIT:
  * every row is there, read through the plain unix VFS. (A buffer written in
  * one piece of 128 KiB or more made the unix VFS report a full disk.) */
 static void transaction_larger_than_buffer(void)
 {
 	char *path = test_temp_path();
-	sqlite3 *db = open_walbuf(path, 2000);
+	sqlite3 *db = open_walbuf(path, 2000, "NORMAL");
 	exec_ok(db, "UPDATE t SET n = id");
 	sqlite3 *other;
 	CHECK(sqlite3_open_v2(path, &other, SQLITE_OPEN_READONLY, "unix") == SQLITE_OK);
@@ -144,7 +157,7 @@ static void commit_then_kill(const char *path, int rows, const char *sql)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		close(ready[0]);
-		sqlite3 *db = open_walbuf(path, rows);
+		sqlite3 *db = open_walbuf(path, rows, "NORMAL");
 		exec_ok(db, sql);
 		CHECK(write(ready[1], "c", 1) == 1);
 		for (;;)
@@ -202,6 +215,7 @@ int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
 		TEST_CASE("walbuf@one-write-per-commit", one_write_per_commit),
+		TEST_CASE("walbuf@one-write-per-commit-full-sync", one_write_per_commit_full_sync),
 		TEST_CASE("walbuf@transaction-larger-than-buffer", transaction_larger_than_buffer),
 		TEST_CASE("walbuf@commit-survives-kill", commit_survives_kill),
 		TEST_CASE("walbuf@rewritten-frames-survive-kill", rewritten_frames_survive_kill),
