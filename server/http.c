@@ -968,17 +968,16 @@ int http_start(struct app *app, struct http **out, struct error *err)
 	}
 
 	struct sockaddr_storage ss = {0};
-	/* poll(), not epoll: every request is suspended while the store works on it,
-	 * and with epoll libmicrohttpd takes the connection out of its epoll set to
-	 * suspend it and puts it back to resume it, two epoll_ctl calls per request
-	 * (~8 % of the server's CPU under load). poll() pays per connection open
-	 * instead, which costs more only with hundreds of idle connections: there
-	 * 0.9.75's epoll loop walks every connection each round as well (measured
-	 * with 16 busy and 300 idle: 31,800 PATCH/s against 37,700; 500 idle:
-	 * 18,700 against 20,200). At 16 and 64 connections: 15 % less CPU per
-	 * request, 58,000 instead of 53,000 PATCH/s at 64. */
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_TURBO;
+	/* epoll, not poll(): libmicrohttpd's poll() loop asks for POLLRDHUP and
+	 * closes a connection whose client has shut its sending side, unless the
+	 * answer went out in the same round as the request came in. Every request
+	 * that waits for the store answers in a later round, so a client that sends
+	 * its request and then half-closes (nc -N, some test harnesses) got no
+	 * answer at all (test hostile@half-closed-client-gets-its-answer). poll()
+	 * spared the two epoll_ctl calls that suspending and resuming a request
+	 * cost (15 % less CPU per PATCH, measured 2026-11-27): not worth that. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_EPOLL_TURBO;
 	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
 	if (inet_pton(AF_INET, cfg->host, &v4->sin_addr) == 1) {

@@ -320,6 +320,39 @@ def malformed_json_bodies(exe):
     run_with_server(exe, [], body)
 
 
+@case("hostile@half-closed-client-gets-its-answer")
+def half_closed_client(exe):
+    """A client that sends its request and then shuts its sending side (nc -N,
+    a test harness) still gets the whole answer, also when the request waits for
+    the store thread, and a change it asked for is made. (libmicrohttpd's poll()
+    loop dropped these; see http_start.)"""
+    rows = [
+        ("patch", http_request("PATCH", ADA, body='{"name":"Half Closed"}'), [200]),
+        ("contact-segments", http_request("GET", ADA + "/segments"), [200]),
+        ("list", http_request("GET", "/orgs/c/contacts?take=2"), [200]),
+        ("patch-unknown-contact", http_request("PATCH", "/orgs/c/contacts/ct_nobody", body='{"name":"x"}'),
+         [404]),
+        ("pipelined-get-then-patch", http_request("GET", ADA + "/segments") +
+         http_request("PATCH", ADA, body='{"blocked":true}'), [200, 200]),
+        ("admin-reset", http_request("POST", "/__admin/reset", key=None), [200]),
+    ]
+
+    def body(port):
+        for name, data, statuses in rows:
+            ex = exchange(port, data, want=len(statuses), shut_write=True)
+            assert ex.statuses == statuses, "%s: %r" % (name, ex)
+            if name == "patch":
+                assert ex.responses[0].json()["name"] == "Half Closed", ex
+                assert stored_ada(port)["name"] == "Half Closed"
+            if name == "patch-unknown-contact":
+                check_envelope(ex.responses[0], 404, "Contact not found")
+            if name == "pipelined-get-then-patch":
+                assert ex.responses[1].json()["blocked"] is True, ex
+                assert stored_ada(port)["blocked"] is True
+        assert_alive(port)
+    run_with_server(exe, [], body)
+
+
 @case("hostile@body-on-get-is-ignored")
 def body_on_get(exe):
     rows = [
