@@ -505,6 +505,17 @@ def sigterm_finishes_in_flight(exe):
 
 @case("binary@kill-9-keeps-acknowledged-writes")
 def kill_9_keeps_acknowledged_writes(exe):
+    kill_9_rounds(exe, 5, [])
+
+
+@case("binary@kill-9-keeps-acknowledged-writes-sync-full")
+def kill_9_keeps_acknowledged_writes_sync_full(exe):
+    """The same with --sync full (synchronous=FULL: the WAL is synced at every
+    commit, after walbuf.c's one write)."""
+    kill_9_rounds(exe, 2, ["--sync", "full"])
+
+
+def kill_9_rounds(exe, rounds, extra):
     contacts = demo_contact_ids(n=8)
     assert "ct_ada" in contacts
     names = demo_names()
@@ -512,8 +523,8 @@ def kill_9_keeps_acknowledged_writes(exe):
     rnd = random.Random()
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "k.db")
-        for rnd_no in range(5):
-            s = Server(exe, ["--port", "0", "--db", db, "--log", "off", "--threads", "4"])
+        for rnd_no in range(rounds):
+            s = Server(exe, ["--port", "0", "--db", db, "--log", "off", "--threads", "4"] + extra)
             writers = []
             try:
                 s.wait_ready()
@@ -540,7 +551,7 @@ def kill_9_keeps_acknowledged_writes(exe):
                 assert not [u for u in w.unexpected if len(u) == 3], w.unexpected
             print("round %d: killed after %.0f ms, %d PATCHes acknowledged"
                   % (rnd_no, delay * 1000, n_ok))
-            if rnd_no == 4:
+            if rnd_no == rounds - 1:
                 # Integrity of the file exactly as the kill left it (on a copy, so the
                 # server's own recovery is what is tested next).
                 copy = os.path.join(tmp, "copy")
@@ -553,7 +564,7 @@ def kill_9_keeps_acknowledged_writes(exe):
                     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
                 finally:
                     con.close()
-            s = Server(exe, ["--port", "0", "--db", db, "--log", "off"])
+            s = Server(exe, ["--port", "0", "--db", db, "--log", "off"] + extra)
             try:
                 s.wait_ready()
                 before = check_writers(s.port, writers, before)
