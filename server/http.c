@@ -227,9 +227,6 @@ static int job_run(struct store *s, void *arg, struct error *err)
 	return r->deferred(s, r, err);
 }
 
-/* On the store thread, after the commit. Nothing of the request is written
- * here: its HTTP thread reads job.rc and job.err once resumed (the resume is
- * the hand-over; libmicrohttpd's lock orders it). */
 /* Takes one from a counter. Counters reach zero all the time under load, but
  * only a stop waits for that. Once stopping, the count goes down under the lock
  * with a wake-up; before, it is one atomic step, after which h is not touched
@@ -248,6 +245,9 @@ static unsigned count_down(struct http *h, _Atomic unsigned *n)
 	return left;
 }
 
+/* On the store thread, after the commit. Nothing of the request is written
+ * here: its HTTP thread reads job.rc and job.err once resumed (the resume is
+ * the hand-over; libmicrohttpd's lock orders it). */
 static void job_done(void *arg, int rc, const struct error *err)
 {
 	(void)rc;

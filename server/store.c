@@ -270,7 +270,6 @@ static void lists_free(struct store *s)
 	s->lists = NULL;
 }
 
-
 /* Fills err from the connection's last error; returns -1. The HTTP status comes
  * from errors.c's one mapping of SQLite codes. */
 static int db_error(struct store *s, int rc, struct error *err)
@@ -418,9 +417,9 @@ static int migrate(sqlite3 *db, bool *was_empty, struct error *err)
  * ckpt_next pages, the checkpointer copies what is there, off the store thread;
  * then the store thread, between two batches, copies the few frames committed
  * meanwhile (catch_up: ~0.6 ms at 50k PATCH/s, mostly its two fdatasync),
- * after which its next write restarts the WAL. The
- * store thread pays one short checkpoint per round, and a round starts at most
- * once per STORE_CHECKPOINT_PAGES pages of growth, so a reader that keeps an old
+ * after which its next write restarts the WAL. The store thread pays one short
+ * checkpoint per round, and a round starts at most once per
+ * STORE_CHECKPOINT_PAGES pages of growth, so a reader that keeps an old
  * snapshot (an sqlite3 shell left open) cannot make it checkpoint on every commit. */
 
 /* Called on the store thread after each commit, with the WAL's size in pages. */
