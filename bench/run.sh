@@ -17,6 +17,8 @@
 #   BENCH_SERVER_ARGS  extra server arguments, word-split (e.g. "--threads 2")
 #   BENCH_LIST_CONTACTS contacts in the list benchmark's org (default 100000)
 #   BENCH_LIST_SECONDS seconds per list query (default 3)
+#   BENCH_CEILING      1 (default): beside each patch run, the same wrk run against
+#                      build-release/mhd-ceiling (bench/ceiling.c); 0: not
 #   BENCH_VERBOSE=1    also print wrk's raw output
 #
 # Adding a benchmark: write bench_NAME (it may call start_server/stop_server
@@ -34,6 +36,7 @@ BENCH_WARMUP=${BENCH_WARMUP:-1}
 BENCH_READY_RUNS=${BENCH_READY_RUNS:-20}
 BENCH_SERVER_ARGS=${BENCH_SERVER_ARGS:-}
 BENCH_VERBOSE=${BENCH_VERBOSE:-0}
+BENCH_CEILING=${BENCH_CEILING:-1}
 BENCH_LIST_CONTACTS=${BENCH_LIST_CONTACTS:-100000}
 BENCH_LIST_SECONDS=${BENCH_LIST_SECONDS:-3}
 export BENCH_CONTACTS
@@ -41,10 +44,13 @@ export BENCH_KEY=sk_bench
 
 BUILD_DIR=build-release
 BIN=$BUILD_DIR/invent-mock
+CEILING_BIN=$BUILD_DIR/mhd-ceiling
 TMP=
 SERVER_PID=
 SERVER_PORT=
 WRK_PID=
+CEILING_PID=
+CEILING_PORT=
 PROBLEMS=0
 
 log() { printf '%s\n' "$*" >&2; }
@@ -72,6 +78,10 @@ cleanup() {
 		done
 		kill -KILL "$SERVER_PID" 2>/dev/null || true
 		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+	if [[ -n $CEILING_PID ]]; then
+		kill -TERM "$CEILING_PID" 2>/dev/null || true
+		wait "$CEILING_PID" 2>/dev/null || true
 	fi
 	if [[ -n $TMP && -d $TMP ]]; then rm -rf -- "$TMP"; fi
 	exit "$rc"
@@ -127,6 +137,7 @@ build_release() {
 	fi
 	ninja -C "$BUILD_DIR" >&2
 	[[ -x $BIN ]] || die "$BIN was not built"
+	[[ -x $CEILING_BIN ]] || die "$CEILING_BIN was not built"
 }
 
 # make_fixture N: writes the fixture for N contacts once and prints its path.
@@ -188,23 +199,49 @@ stop_server() {
 
 server_alive() { [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; }
 
+# start_ceiling BODY_FILE: starts mhd-ceiling answering with BODY_FILE's bytes
+# and sets CEILING_PID and CEILING_PORT.
+start_ceiling() {
+	local line=
+	"$CEILING_BIN" "$1" </dev/null >"$TMP/ceiling.out" 2>"$TMP/ceiling.err" &
+	CEILING_PID=$!
+	for _ in $(seq 100); do # 10 s
+		line=$(head -n1 "$TMP/ceiling.out")
+		[[ -n $line ]] && break
+		kill -0 "$CEILING_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[[ -n $line ]] || die "mhd-ceiling printed no ready line: $(cat "$TMP/ceiling.err")"
+	CEILING_PORT=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["port"])' "$line") ||
+		die "bad ready line from mhd-ceiling: $line"
+}
+
+stop_ceiling() {
+	[[ -n $CEILING_PID ]] || return 0
+	kill -0 "$CEILING_PID" 2>/dev/null || problem "mhd-ceiling had died before SIGTERM"
+	kill -TERM "$CEILING_PID" 2>/dev/null || true
+	wait "$CEILING_PID" 2>/dev/null || true
+	[[ -s $TMP/ceiling.err ]] && problem "mhd-ceiling stderr: $(head -c 2000 "$TMP/ceiling.err")"
+	CEILING_PID='' CEILING_PORT=''
+}
+
 # proc_kb FIELD: a kB field of the server's /proc/PID/status (VmRSS, VmHWM).
 proc_kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/status"; }
 kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # --- wrk ---------------------------------------------------------------------
 
-# run_wrk NAME CONNECTIONS SECONDS SCRIPT: runs wrk against the server and
-# leaves its output in $TMP/wrk-NAME.txt.
+# run_wrk NAME CONNECTIONS SECONDS SCRIPT [PORT]: runs wrk against the server
+# (or whatever listens on PORT) and leaves its output in $TMP/wrk-NAME.txt.
 run_wrk() {
-	local name=$1 conns=$2 secs=$3 script=$4 out=$TMP/wrk-$1.txt rc=0
+	local name=$1 conns=$2 secs=$3 script=$4 port=${5:-$SERVER_PORT} out=$TMP/wrk-$1.txt rc=0
 	# In the background and waited for, so that a SIGTERM or SIGINT to this
 	# script runs the cleanup trap at once instead of after wrk's -d. wrk's own
 	# 2 s timeout would drop, rather than measure, the slowest list queries
 	# (16 of them queued on the store thread).
 	timeout -k 5 $((secs + 30)) \
 		wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s --latency -s "$script" \
-		"http://127.0.0.1:$SERVER_PORT" \
+		"http://127.0.0.1:$port" \
 		>"$out" 2>&1 &
 	WRK_PID=$!
 	wait "$WRK_PID" || rc=$?
@@ -279,7 +316,7 @@ bench_patch() {
 	# One PATCH by hand first: a wrong key or id would make every wrk request a
 	# 4xx and the figures meaningless.
 	local status
-	status=$(python3 - "$SERVER_PORT" <<-'PY'
+	status=$(python3 - "$SERVER_PORT" "$TMP/patch-answer.json" <<-'PY'
 		import sys, urllib.request, urllib.error
 		req = urllib.request.Request(
 		    "http://127.0.0.1:%s/orgs/c/contacts/ct_0" % sys.argv[1], method="PATCH",
@@ -287,6 +324,8 @@ bench_patch() {
 		    headers={"Authorization": "Bearer sk_bench", "Content-Type": "application/json"})
 		try:
 		    with urllib.request.urlopen(req, timeout=10) as r:
+		        with open(sys.argv[2], "wb") as f:
+		            f.write(r.read())
 		        print(r.status)
 		except urllib.error.HTTPError as e:
 		    print("%d %s" % (e.code, e.read()[:300].decode("utf-8", "replace")))
@@ -305,6 +344,18 @@ bench_patch() {
 		echo "PATCH /orgs/c/contacts/ct_i (wrk -t1, ${BENCH_SECONDS}s each, $BENCH_CONTACTS contacts):"
 		printf '  %5s %11s %9s %9s %8s\n' conns req/s p50_ms p99_ms non-2xx
 	} >"$out"
+	# The ceiling runs right after invent-mock at each connection count, so the
+	# two see the same machine; their ratio says more than either figure alone
+	# on a shared host whose speed drifts from day to day.
+	local ceiling=0 rows=$TMP/report-ceiling-rows.txt crps cp50 cp99 cnon2xx creqs csock
+	if ((BENCH_CEILING)) && [[ -s $TMP/patch-answer.json ]]; then
+		start_ceiling "$TMP/patch-answer.json"
+		ceiling=1
+		{
+			echo "ceiling, same run: bench/ceiling.c, libmicrohttpd suspending and resuming each PATCH with no work between:"
+			printf '  %5s %11s %9s %9s %20s\n' conns req/s p50_ms p99_ms "invent-mock's share"
+		} >"$rows"
+	fi
 	for c in $BENCH_CONNECTIONS; do
 		log "patch: wrk -c$c -d${BENCH_SECONDS}s"
 		run_wrk "patch-c$c" "$c" "$BENCH_SECONDS" bench/patch.lua
@@ -320,7 +371,20 @@ bench_patch() {
 			problem "the server died during wrk -c$c"
 			break
 		fi
+		if ((ceiling)); then
+			log "patch: wrk -c$c -d${BENCH_SECONDS}s against mhd-ceiling"
+			run_wrk "ceiling-c$c" "$c" "$BENCH_SECONDS" bench/patch.lua "$CEILING_PORT"
+			read -r crps cp50 cp99 cnon2xx creqs csock < <(parse_wrk "$TMP/wrk-ceiling-c$c.txt")
+			printf '  %5s %11s %9s %9s %19s\n' "$c" "$crps" "$cp50" "$cp99" \
+				"$(awk -v a="$rps" -v b="$crps" 'BEGIN { printf "%.0f%%", (b > 0 ? 100 * a / b : 0) }')" >>"$rows"
+			[[ $creqs != 0 && $cnon2xx == 0 && $csock == - ]] ||
+				problem "mhd-ceiling -c$c: $creqs requests, $cnon2xx non-2xx, socket errors $csock"
+		fi
 	done
+	if ((ceiling)); then
+		stop_ceiling
+		cat "$rows" >>"$out"
+	fi
 
 	if server_alive; then
 		rss_after=$(proc_kb VmRSS)
