@@ -36,37 +36,46 @@ static const struct route routes[] = {
 	{"POST", "/__admin/clock", admin_clock_set, ROUTE_ADMIN | ROUTE_JSON_BODY},
 };
 
-/* Matches path against pattern; on success fills params. */
+/* Matches path against pattern; on success fills params. The segments are
+ * matched first and the params decoded only then: most requests fail a route
+ * or two on the way to theirs, and decoding for them cost two allocations each. */
 static bool match_pattern(const char *pattern, const char *path, struct route_match *m)
 {
 	const char *p = pattern, *u = path;
 	size_t n = 0;
-	char *params[ROUTER_MAX_PARAMS] = {0};
+	struct {
+		const char *s;
+		size_t len;
+	} spans[ROUTER_MAX_PARAMS];
 	while (*p) {
 		if (*p != '/' || *u != '/')
-			goto no;
+			return false;
 		p++, u++;
 		size_t plen = strcspn(p, "/"), ulen = strcspn(u, "/");
 		if (*p == '{') {
 			if (ulen == 0 || n == ROUTER_MAX_PARAMS)
-				goto no;
-			if (!(params[n] = urlcode_decode(u, ulen, false)))
-				goto no;
+				return false;
+			spans[n].s = u;
+			spans[n].len = ulen;
 			n++;
 		} else if (plen != ulen || memcmp(p, u, plen)) {
-			goto no;
+			return false;
 		}
 		p += plen, u += ulen;
 	}
 	if (!(u[0] == '\0' || (u[0] == '/' && u[1] == '\0')))
-		goto no;
+		return false;
+	char *params[ROUTER_MAX_PARAMS] = {0};
+	for (size_t i = 0; i < n; i++) {
+		if (!(params[i] = urlcode_decode(spans[i].s, spans[i].len, false))) {
+			while (i > 0)
+				free(params[--i]);
+			return false;
+		}
+	}
 	memcpy(m->params, params, sizeof params);
 	m->n_params = n;
 	return true;
-no:
-	for (size_t i = 0; i < n; i++)
-		free(params[i]);
-	return false;
 }
 
 enum router_result router_match(const char *method, const char *path, struct route_match *m)
