@@ -149,27 +149,36 @@ make_fixture() {
 
 # --- server ------------------------------------------------------------------
 
+# ready_port NAME PID: waits (30 s at most) for the ready line that process PID
+# prints into $TMP/NAME.out and prints its port; on failure, logs why (with
+# $TMP/NAME.err) and returns 1.
+ready_port() {
+	local name=$1 pid=$2 line=
+	for _ in $(seq 300); do
+		line=$(head -n1 "$TMP/$name.out")
+		[[ -n $line ]] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ -z $line ]]; then
+		log "$(cat "$TMP/$name.err")"
+		log "$name printed no ready line"
+		return 1
+	fi
+	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["event"]=="ready"; print(r["port"])' "$line" ||
+		{ log "$name: bad ready line: $line"; return 1; }
+}
+
 # start_server FIXTURE DB: starts the server on port 0 in the background and
 # sets SERVER_PID and SERVER_PORT from its ready line.
 start_server() {
-	local fixture=$1 db=$2 line=
+	local fixture=$1 db=$2
 	[[ -z $SERVER_PID ]] || die "start_server: a server is already running"
 	# shellcheck disable=SC2086  # BENCH_SERVER_ARGS is meant to be word-split
 	"$BIN" --port 0 --db "$db" ${fixture:+--fixtures "$fixture"} --log off $BENCH_SERVER_ARGS \
 		</dev/null >"$TMP/server.out" 2>"$TMP/server.err" &
 	SERVER_PID=$!
-	for _ in $(seq 300); do # 30 s
-		line=$(head -n1 "$TMP/server.out")
-		[[ -n $line ]] && break
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [[ -z $line ]]; then
-		log "$(cat "$TMP/server.err")"
-		die "the server printed no ready line"
-	fi
-	SERVER_PORT=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["event"]=="ready"; print(r["port"])' "$line") ||
-		die "bad ready line: $line"
+	SERVER_PORT=$(ready_port server "$SERVER_PID") || die "the server did not start"
 }
 
 # stop_server: SIGTERM, wait, and complain about a bad exit or stderr output.
@@ -202,18 +211,9 @@ server_alive() { [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; }
 # start_ceiling BODY_FILE: starts mhd-ceiling answering with BODY_FILE's bytes
 # and sets CEILING_PID and CEILING_PORT.
 start_ceiling() {
-	local line=
 	"$CEILING_BIN" "$1" </dev/null >"$TMP/ceiling.out" 2>"$TMP/ceiling.err" &
 	CEILING_PID=$!
-	for _ in $(seq 100); do # 10 s
-		line=$(head -n1 "$TMP/ceiling.out")
-		[[ -n $line ]] && break
-		kill -0 "$CEILING_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	[[ -n $line ]] || die "mhd-ceiling printed no ready line: $(cat "$TMP/ceiling.err")"
-	CEILING_PORT=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["port"])' "$line") ||
-		die "bad ready line from mhd-ceiling: $line"
+	CEILING_PORT=$(ready_port ceiling "$CEILING_PID") || die "mhd-ceiling did not start"
 }
 
 stop_ceiling() {
