@@ -175,8 +175,11 @@ enum {
 	STORE_DEFAULT_MAX_BATCH = 512,
 	/* Jobs that arrive while a batch runs join it this many times before the
 	 * COMMIT, rather than wait for it and a whole batch of their own. Measured
-	 * (PATCH bench, 64 connections, alternating runs): 0 rounds 50-58k/s, p99
-	 * 1.96-2.25 ms; 3 rounds 60.5-61.2k, 1.82-1.89 ms; 8 rounds no better. */
+	 * (PATCH bench, 64 connections, alternating runs) with libmicrohttpd's
+	 * poll() loop: 0 rounds 50-58k/s, p99 1.96-2.25 ms; 3 rounds 60.5-61.2k,
+	 * 1.82-1.89 ms; 8 rounds no better. With the epoll loop used since (see
+	 * http_start), within the noise: kept, as it costs nothing there and
+	 * saves commits. */
 	STORE_JOIN_ROUNDS = 3,
 	/* ...but only while the batch has run for less than this. Slow jobs (a list
 	 * of 100 contacts takes ~15 ms) gain nothing from sharing a COMMIT, and
