@@ -135,6 +135,22 @@ static bool settled(const struct tracker *t)
 	return t->complete && !t->in_body && t->head_len == 0;
 }
 
+/* After connect() failed: true if only a signal interrupted it (libFuzzer's
+ * timers send them) and the connection, which goes on being made meanwhile,
+ * is up within ms. */
+static bool connected_after_eintr(int fd, int ms)
+{
+	if (errno != EINTR || !(wait_fd(fd, POLLOUT, ms) & POLLOUT))
+		return false;
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		errno = err ? err : errno;
+		return false;
+	}
+	return true;
+}
+
 /* Sends data over a fresh connection, shuts the write side, reads the answer
  * until EOF or idle_ms of silence (at most total_ms in all). The first
  * keep - 1 bytes of the answer go to out (NUL-terminated) when out is not NULL.
@@ -147,7 +163,7 @@ static long exchange(const void *data, size_t size, int idle_ms, int total_ms, c
 		return -1;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) && !connected_after_eintr(fd, total_ms)) {
 		close(fd);
 		return -1;
 	}
