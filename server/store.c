@@ -30,6 +30,7 @@
 #include "walbuf.h"
 #include "xalloc.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -429,6 +430,8 @@ static int migrate(sqlite3 *db, bool *was_empty, struct error *err)
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *s = arg;
+	/* Every byte of the commit reached the kernel inside COMMIT (walbuf.c). */
+	assert(walbuf_pending(db) == 0);
 	if (pages < s->wal_pages) /* the WAL restarted */
 		s->ckpt_next = STORE_CHECKPOINT_PAGES;
 	s->wal_pages = pages;

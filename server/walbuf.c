@@ -40,7 +40,7 @@ struct wfile {
 	sqlite3_file base;
 	sqlite3_file *real; /* the wrapped file, right after this struct */
 	bool wal;	    /* buffer appends (a WAL file) */
-	bool commit_due;    /* the last buffered frame header marks a commit */
+	bool commit_due;    /* the last appended frame header marks a commit */
 	unsigned char *buf; /* len bytes for offset off, not yet written */
 	size_t len, cap;
 	sqlite3_int64 off;
@@ -61,7 +61,6 @@ static int flush(struct wfile *f)
 	/* Written or not, the bytes are SQLite's to write again: a failed write
 	 * failed its transaction, and SQLite rewrites those frames next time. */
 	f->len = 0;
-	f->commit_due = false;
 	return rc;
 }
 
@@ -106,6 +105,19 @@ static int io_write(sqlite3_file *file, const void *data, int n, sqlite3_int64 o
 		return RM(file)->xWrite(REAL(file), data, n, off);
 	}
 	f->end = end;
+	/* Whether this write completes a commit frame is known from the header
+	 * before it, whatever the buffer did in between: a header that fit and a
+	 * page that did not (so the buffer went out between the two) must still
+	 * end with the page written. */
+	bool ends_commit = false;
+	if (n == WALBUF_FRAME_HEADER) {
+		/* Bytes 4 to 7 of a frame header: the database size after a commit,
+		 * 0 in every other frame. */
+		f->commit_due = get_be32((const unsigned char *)data + 4) != 0;
+	} else {
+		ends_commit = f->commit_due;
+		f->commit_due = false;
+	}
 	if (!reserve(f, (size_t)n)) {
 		if ((rc = flush(f)) != SQLITE_OK)
 			return rc;
@@ -116,13 +128,7 @@ static int io_write(sqlite3_file *file, const void *data, int n, sqlite3_int64 o
 		f->off = off;
 	memcpy(f->buf + f->len, data, (size_t)n);
 	f->len += (size_t)n;
-	if (n == WALBUF_FRAME_HEADER) {
-		/* Bytes 4 to 7 of a frame header: the database size after a commit,
-		 * 0 in every other frame. */
-		f->commit_due = get_be32((const unsigned char *)data + 4) != 0;
-		return SQLITE_OK;
-	}
-	return f->commit_due ? flush(f) : SQLITE_OK;
+	return ends_commit ? flush(f) : SQLITE_OK;
 }
 
 static int io_close(sqlite3_file *file)
@@ -375,6 +381,16 @@ static void register_once(void)
 	};
 	if (sqlite3_vfs_register(&vfs, 0) == SQLITE_OK)
 		registered = vfs.zName;
+}
+
+size_t walbuf_pending(sqlite3 *db)
+{
+	sqlite3_file *wal = NULL;
+	/* In WAL mode the "journal" SQLite hands back is the WAL file. */
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+	    !wal || !wal->pMethods || wal->pMethods->xWrite != io_write)
+		return 0;
+	return ((struct wfile *)(void *)wal)->len;
 }
 
 const char *walbuf_vfs_name(void)

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static void exec_ok(sqlite3 *db, const char *sql)
@@ -211,6 +212,42 @@ static void rewritten_frames_survive_kill(void)
 			380 + 2 * 20);
 }
 
+/* The case that lost a commit: a transaction whose frames since the last
+ * write-out reach the buffer's cap exactly at its commit frame, so the commit
+ * frame's header still fits and its page does not. With 4 KiB pages, 28 rows of
+ * one page each are 29 frames of 4,120 bytes (and the 32-byte WAL header):
+ * 119,512 bytes for the first 28 frames plus the commit frame's header, which
+ * fit in the 120 KiB buffer, and its page, which does not. Once COMMIT has
+ * returned, the WAL holds whole frames and nothing is left in the buffer, and
+ * a connection of the plain unix VFS (as the checkpointer's file handle reads)
+ * sees every row. */
+static void commit_frame_split_at_buffer_cap(void)
+{
+	char *path = test_temp_path();
+	char wal[160];
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	sqlite3 *db;
+	CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+			      walbuf_vfs_name()) == SQLITE_OK);
+	exec_ok(db, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+		    " PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB);"
+		    " PRAGMA wal_checkpoint(TRUNCATE)");
+	exec_ok(db, "BEGIN; WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k"
+		    " WHERE i < 28) INSERT INTO t SELECT i, zeroblob(3900) FROM k; COMMIT");
+	CHECK_INT_EQ(walbuf_pending(db), 0);
+	struct stat st;
+	CHECK(stat(wal, &st) == 0);
+	CHECK_INT_EQ((st.st_size - 32) % (24 + 4096), 0);
+	sqlite3 *other;
+	CHECK(sqlite3_open_v2(path, &other, SQLITE_OPEN_READONLY, "unix") == SQLITE_OK);
+	CHECK_INT_EQ(query_int(other, "SELECT count(*) FROM t"), 28);
+	sqlite3_close(other);
+	sqlite3_close(db);
+	unlink(wal);
+	unlink(path);
+	free(path);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -219,6 +256,7 @@ int main(int argc, char **argv)
 		TEST_CASE("walbuf@transaction-larger-than-buffer", transaction_larger_than_buffer),
 		TEST_CASE("walbuf@commit-survives-kill", commit_survives_kill),
 		TEST_CASE("walbuf@rewritten-frames-survive-kill", rewritten_frames_survive_kill),
+		TEST_CASE("walbuf@commit-frame-split-at-buffer-cap", commit_frame_split_at_buffer_cap),
 	};
 	return test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
