@@ -11,7 +11,7 @@
  * Thread-safe. */
 const char *walbuf_vfs_name(void);
 
-/* Bytes of db's WAL not yet handed to the operating system: 0 whenever no
- * transaction is being written, and so after every COMMIT (the store asserts it
- * in debug builds). 0 too for a database not opened through this VFS. */
+/* Bytes of db's WAL not yet handed to the operating system: 0 after every
+ * COMMIT (the store asserts it in debug builds; after a ROLLBACK it may be
+ * more, see walbuf.c). 0 too for a database not opened through this VFS. */
 size_t walbuf_pending(sqlite3 *db);
