@@ -20,6 +20,10 @@
 #   BENCH_CEILING      1 (default): beside each patch run, the same wrk run against
 #                      build-release/mhd-ceiling (bench/ceiling.c); 0: not
 #   BENCH_VERBOSE=1    also print wrk's raw output
+#   BENCH_WALBUF_ROUNDS rounds of the walbuf benchmark (default 3)
+#
+# Not in "all": bash bench/run.sh walbuf (what server/walbuf.c gains: PATCH at 16
+# and 64 connections through it and through SQLite's own writes, alternating).
 #
 # Adding a benchmark: write bench_NAME (it may call start_server/stop_server
 # and must append its summary to "$TMP/report-NAME.txt"), add NAME to
@@ -27,7 +31,8 @@
 set -euo pipefail
 
 BENCHES=(ready patch list reset)          # what "all" runs, in this order
-REPORT_ORDER=(patch ready rss list reset) # report sections, in print order
+EXTRA_BENCHES=(walbuf)                    # run only by name
+REPORT_ORDER=(patch walbuf ready rss list reset) # report sections, in print order
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONTACTS=${BENCH_CONTACTS:-1000}
@@ -39,6 +44,7 @@ BENCH_VERBOSE=${BENCH_VERBOSE:-0}
 BENCH_CEILING=${BENCH_CEILING:-1}
 BENCH_LIST_CONTACTS=${BENCH_LIST_CONTACTS:-100000}
 BENCH_LIST_SECONDS=${BENCH_LIST_SECONDS:-3}
+BENCH_WALBUF_ROUNDS=${BENCH_WALBUF_ROUNDS:-3}
 export BENCH_CONTACTS
 export BENCH_KEY=sk_bench
 
@@ -93,7 +99,7 @@ trap 'exit 143' TERM
 usage() {
 	log "usage: bash bench/run.sh [all|$(
 		IFS='|'
-		echo "${BENCHES[*]}"
+		echo "${BENCHES[*]} ${EXTRA_BENCHES[*]}"
 	)]"
 	exit 2
 }
@@ -411,6 +417,55 @@ bench_patch() {
 	stop_server
 }
 
+# What server/walbuf.c gains: PATCH at 16 and 64 connections through the
+# release build and through one whose WAL writes are SQLite's own (meson
+# -Dwalbuf=false, in build-release-nowalbuf/), BENCH_WALBUF_ROUNDS rounds of the
+# two in turn, each on a fresh database, so both see the same machine.
+bench_walbuf() {
+	local plain=build-release-nowalbuf out=$TMP/report-walbuf.txt rows=$TMP/walbuf-rows.txt
+	local fixture round label c rps p50 p99 non2xx reqs sock ours=$BIN
+	if [[ ! -f $plain/build.ninja ]]; then
+		meson setup "$plain" --buildtype=release -Dwalbuf=false >&2
+	fi
+	ninja -C "$plain" invent-mock >&2
+	fixture=$(make_fixture "$BENCH_CONTACTS")
+	: >"$rows"
+	for round in $(seq "$BENCH_WALBUF_ROUNDS"); do
+		for label in walbuf sqlite; do
+			local BIN=$ours # start_server runs $BIN
+			[[ $label == sqlite ]] && BIN=$plain/invent-mock
+			rm -f "$TMP"/walbuf.db*
+			start_server "$fixture" "$TMP/walbuf.db"
+			for c in 16 64; do
+				log "walbuf: round $round, $label, wrk -c$c -d${BENCH_SECONDS}s"
+				run_wrk "walbuf-$label-$round-c$c" "$c" "$BENCH_SECONDS" bench/patch.lua
+				read -r rps p50 p99 non2xx reqs sock < <(parse_wrk "$TMP/wrk-walbuf-$label-$round-c$c.txt")
+				[[ $reqs != 0 && $non2xx == 0 && $sock == - ]] ||
+					problem "walbuf ($label) -c$c: $reqs requests, $non2xx non-2xx, socket errors $sock"
+				echo "$label $c $rps $p99" >>"$rows"
+			done
+			stop_server
+		done
+	done
+	{
+		echo "WAL writes (PATCH, ${BENCH_SECONDS}s runs, $BENCH_WALBUF_ROUNDS rounds alternating, medians):"
+		printf '  %5s %14s %14s %12s %12s %8s\n' conns "walbuf req/s" "sqlite req/s" "walbuf p99" "sqlite p99" gain
+		for c in 16 64; do
+			awk -v c="$c" '
+			function median(a, n,   i, j, t) {
+				for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+				return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+			}
+			$2 == c && $1 == "walbuf" { wr[++nw] = $3; wp[nw] = $4 }
+			$2 == c && $1 == "sqlite" { sr[++ns] = $3; sp[ns] = $4 }
+			END {
+				a = median(wr, nw); b = median(sr, ns)
+				printf "  %5s %14.0f %14.0f %10.2fms %10.2fms %7.0f%%\n", c, a, b, median(wp, nw), median(sp, ns), (b > 0 ? 100 * (a - b) / b : 0)
+			}' "$rows"
+		done
+	} >"$out"
+}
+
 # A page of 100 out of BENCH_LIST_CONTACTS contacts of one org, for each kind of
 # filter: the index behind each is shown by tests/test_store.c.
 bench_list() {
@@ -501,7 +556,7 @@ main() {
 	if [[ $what == all ]]; then
 		selected=("${BENCHES[@]}")
 	else
-		for name in "${BENCHES[@]}"; do
+		for name in "${BENCHES[@]}" "${EXTRA_BENCHES[@]}"; do
 			if [[ $name == "$what" ]]; then selected=("$name"); fi
 		done
 		((${#selected[@]})) || usage

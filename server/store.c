@@ -467,7 +467,15 @@ static void *checkpoint_thread(void *arg)
 		/* PASSIVE never blocks the writer. The second pass copies what was
 		 * committed during the first (a few ms), and a pass that does not
 		 * reach the WAL's end leaves the database file unsynced: syncing it
-		 * here leaves catch_up() little to copy and little to sync. */
+		 * here leaves catch_up() little to copy and little to sync.
+		 *
+		 * This xSync reaches under SQLite, and needs no test of its own: it
+		 * can only add a sync. What makes a checkpoint durable is SQLite's
+		 * own, since it moves nBackfill to the WAL's end (which a WAL restart
+		 * waits for) only after syncing the database file itself; until then
+		 * every frame is still in the WAL, and recovery replays it.
+		 * binary@kill-9-under-load-with-checkpoints kills the server while
+		 * these rounds run. */
 		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		sqlite3_file *db_file = NULL;

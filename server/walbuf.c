@@ -362,6 +362,9 @@ static const char *registered;
 
 static void register_once(void)
 {
+#ifdef INVENT_MOCK_NO_WALBUF
+	return; /* meson -Dwalbuf=false: SQLite's own writes, for bench/run.sh walbuf */
+#endif
 	root = sqlite3_vfs_find(NULL);
 	if (!root || root->iVersion < 2)
 		return;
