@@ -681,6 +681,12 @@ static void run_batch(struct store *s, struct store_job *batch)
 			lists_changed(s);
 		j = j->next;
 	}
+	/* All before the first done(), which may answer: no answer of the batch
+	 * leaves while state outside the database lags behind what it committed
+	 * (a client uses a new org's key as soon as it has the answer). */
+	for (struct store_job *j = batch; j; j = j->next)
+		if (j->rc == 0 && j->committed)
+			j->committed(j->arg);
 	for (struct store_job *j = batch, *next; j; j = next) {
 		next = j->next; /* done() may free the job */
 		j->done(j->arg, j->rc, &j->err);

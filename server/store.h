@@ -42,8 +42,14 @@ struct store_job {
 	/* Runs on the store thread inside the batch's transaction. Returns 0, or -1
 	 * with err filled. A failing run must leave no change behind: each write
 	 * function below is atomic by itself, and a run calls at most one of them
-	 * (or calls none after a write that succeeded). */
+	 * (or calls none after a write that succeeded), or makes what it does one
+	 * unit with store_atomic_begin()/store_atomic_end(). */
 	int (*run)(struct store *s, void *arg, struct error *err);
+	/* NULL, or called on the store thread once what run did is committed,
+	 * before the done() of any job of the batch, in the order the jobs ran:
+	 * the place for state outside the database that must change with it (the
+	 * key index). Never called for a job that failed. */
+	void (*committed)(void *arg);
 	/* Called on the store thread once the batch is committed (rc 0), or when the
 	 * job or its batch failed (rc -1, err says why: a failed COMMIT is 507/503). */
 	void (*done)(void *arg, int rc, const struct error *err);
