@@ -1540,6 +1540,14 @@ static int read_only_error(struct store *s, struct error *err)
 	return error_set(err, 503, "The database is unavailable (read-only)");
 }
 
+int store_fixture_state(struct store *s, struct store **out, struct error *err)
+{
+	if (s->read_only || !s->pristine)
+		return read_only_error(s, err);
+	*out = s->pristine;
+	return 0;
+}
+
 int store_reset(struct store *s, struct error *err)
 {
 	lists_changed(s);

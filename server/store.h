@@ -92,6 +92,12 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
  * not a fixture org; a store_job with .alone set must run it. Atomic. */
 int store_reset(struct store *s, struct error *err);
 
+/* The fixture state that store_reset() returns to, as a store that only
+ * store_each_key() and store_each_org() may read, where s may be read: what a
+ * reset will leave, known before it runs. *out is borrowed from s. -1 with err
+ * 503 "The database is unavailable (read-only)" when s has none. */
+int store_fixture_state(struct store *s, struct store **out, struct error *err);
+
 /* Puts one fixture org's segments and contacts back to the fixture state.
  * 404 "Org X is not a fixture org" otherwise. Atomic. */
 int store_reset_org(struct store *s, const char *org_id, struct error *err);
