@@ -14,6 +14,7 @@
 #include "store.h"
 #include "xalloc.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ struct admin_op {
 	struct contact contact;
 	int64_t orgs, contacts;
 	double duration_ms;
+	struct auth_index *index; /* built by the job, published once it committed */
 };
 
 static void op_free(void *p)
@@ -33,6 +35,7 @@ static void op_free(void *p)
 	struct admin_op *op = p;
 	free(op->reset_org);
 	contact_cleanup(&op->contact);
+	auth_index_free(op->index);
 	free(op);
 }
 
@@ -83,6 +86,18 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
+/* The key index changes only with the database: a job that changes orgs or
+ * keys builds the new index inside its transaction (failing with it if that
+ * fails), and it is published here, on the store thread, once the commit has
+ * succeeded and before the answer leaves. */
+static void publish_index(struct request *r)
+{
+	struct admin_op *op = request_data(r);
+	assert(op->index); /* the job succeeded, so it built one */
+	auth_publish(request_app(r)->auth, op->index);
+	op->index = NULL;
+}
+
 /* --- Health --- */
 
 static int health_run(struct store *s, struct request *r, struct error *err)
@@ -126,10 +141,21 @@ static int reset_run(struct store *s, struct request *r, struct error *err)
 	struct admin_op *op = request_data(r);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int rc = op->reset_org ? store_reset_org(s, op->reset_org, err) : store_reset(s, err);
-	/* Isolated orgs and their keys are gone with a whole-store reset. */
-	if (!rc && !op->reset_org)
-		rc = auth_reload(request_app(r)->auth, s, err);
+	int rc;
+	if (op->reset_org) {
+		rc = store_reset_org(s, op->reset_org, err);
+	} else {
+		/* Isolated orgs and their keys go with a whole-store reset. Its index
+		 * is read from the fixture state before: the reset replaces the
+		 * database outside any transaction, so a read after it that failed
+		 * could not take the reset back. */
+		struct store *fixture;
+		rc = store_fixture_state(s, &fixture, err);
+		if (!rc)
+			rc = auth_index_build(fixture, &op->index, err);
+		if (!rc)
+			rc = store_reset(s, err);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	op->duration_ms = ms_between(&t0, &t1);
 	return rc;
@@ -163,6 +189,7 @@ void admin_reset(struct request *r)
 		return;
 	}
 	/* The whole store is replaced between transactions. */
+	request_on_commit(r, publish_index);
 	request_defer_alone(r, reset_run, reset_reply);
 }
 
@@ -172,9 +199,12 @@ static int org_create_run(struct store *s, struct request *r, struct error *err)
 {
 	struct admin_op *op = request_data(r);
 	const cJSON *from = cJSON_GetObjectItemCaseSensitive(request_json(r), "from");
-	if (store_org_copy(s, from->valuestring, op->org_id, op->api_key, err))
+	if (store_atomic_begin(s, err))
 		return -1;
-	return auth_reload(request_app(r)->auth, s, err);
+	int rc = store_org_copy(s, from->valuestring, op->org_id, op->api_key, err);
+	if (!rc)
+		rc = auth_index_build(s, &op->index, err);
+	return store_atomic_end(s, rc, err);
 }
 
 static void org_create_reply(struct request *r)
@@ -204,19 +234,25 @@ void admin_org_create(struct request *r)
 	struct ids *ids = request_app(r)->ids;
 	ids_generate(ids, "org_", op->org_id);
 	ids_generate(ids, "sk_test_", op->api_key);
+	request_on_commit(r, publish_index);
 	request_defer(r, org_create_run, org_create_reply);
 }
 
 static int org_delete_run(struct store *s, struct request *r, struct error *err)
 {
-	if (store_org_delete(s, request_param(r, 0), err))
+	struct admin_op *op = request_data(r);
+	if (store_atomic_begin(s, err))
 		return -1;
-	return auth_reload(request_app(r)->auth, s, err);
+	int rc = store_org_delete(s, request_param(r, 0), err);
+	if (!rc)
+		rc = auth_index_build(s, &op->index, err);
+	return store_atomic_end(s, rc, err);
 }
 
 void admin_org_delete(struct request *r)
 {
 	op_new(r);
+	request_on_commit(r, publish_index);
 	request_defer(r, org_delete_run, reply_no_content);
 }
 

@@ -1,5 +1,5 @@
-/* See auth.h. Two sorted arrays (keys, orgs) searched with bsearch; a reload builds
- * new arrays and swaps them in under a write lock. */
+/* See auth.h. Two sorted arrays (keys, orgs) searched with bsearch; a new index
+ * is built aside and swapped in under a write lock. */
 #include "auth.h"
 
 #include "store.h"
@@ -21,7 +21,7 @@ struct auth_key {
 	char *org_id;
 };
 
-struct index {
+struct auth_index {
 	struct auth_org *orgs;
 	size_t n_orgs, cap_orgs;
 	struct auth_key *keys;
@@ -30,10 +30,10 @@ struct index {
 
 struct auth {
 	pthread_rwlock_t lock;
-	struct index idx;
+	struct auth_index idx;
 };
 
-static void index_cleanup(struct index *x)
+static void index_cleanup(struct auth_index *x)
 {
 	for (size_t i = 0; i < x->n_orgs; i++) {
 		free(x->orgs[i].id);
@@ -66,7 +66,7 @@ void auth_free(struct auth *a)
 
 static void add_key(void *arg, const char *key, const char *org_id)
 {
-	struct index *x = arg;
+	struct auth_index *x = arg;
 	if (x->n_keys == x->cap_keys) {
 		x->cap_keys = x->cap_keys ? 2 * x->cap_keys : 16;
 		x->keys = xrealloc(x->keys, x->cap_keys * sizeof *x->keys);
@@ -76,7 +76,7 @@ static void add_key(void *arg, const char *key, const char *org_id)
 
 static void add_org(void *arg, const char *id, const char *parent_id)
 {
-	struct index *x = arg;
+	struct auth_index *x = arg;
 	if (x->n_orgs == x->cap_orgs) {
 		x->cap_orgs = x->cap_orgs ? 2 * x->cap_orgs : 16;
 		x->orgs = xrealloc(x->orgs, x->cap_orgs * sizeof *x->orgs);
@@ -90,24 +90,47 @@ static int cmp_first_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int auth_reload(struct auth *a, struct store *s, struct error *err)
+int auth_index_build(struct store *s, struct auth_index **out, struct error *err)
 {
-	struct index x = {0};
-	if (store_each_key(s, add_key, &x, err) || store_each_org(s, add_org, &x, err)) {
-		index_cleanup(&x);
+	struct auth_index *x = xcalloc(1, sizeof *x);
+	if (store_each_key(s, add_key, x, err) || store_each_org(s, add_org, x, err)) {
+		auth_index_free(x);
 		return -1;
 	}
-	qsort(x.keys, x.n_keys, sizeof *x.keys, cmp_first_str);
-	qsort(x.orgs, x.n_orgs, sizeof *x.orgs, cmp_first_str);
-	pthread_rwlock_wrlock(&a->lock);
-	struct index old = a->idx;
-	a->idx = x;
-	pthread_rwlock_unlock(&a->lock);
-	index_cleanup(&old);
+	qsort(x->keys, x->n_keys, sizeof *x->keys, cmp_first_str);
+	qsort(x->orgs, x->n_orgs, sizeof *x->orgs, cmp_first_str);
+	*out = x;
 	return 0;
 }
 
-static const struct auth_org *find_org(const struct index *x, const char *id)
+void auth_index_free(struct auth_index *x)
+{
+	if (!x)
+		return;
+	index_cleanup(x);
+	free(x);
+}
+
+void auth_publish(struct auth *a, struct auth_index *x)
+{
+	pthread_rwlock_wrlock(&a->lock);
+	struct auth_index old = a->idx;
+	a->idx = *x;
+	pthread_rwlock_unlock(&a->lock);
+	index_cleanup(&old);
+	free(x);
+}
+
+int auth_reload(struct auth *a, struct store *s, struct error *err)
+{
+	struct auth_index *x;
+	if (auth_index_build(s, &x, err))
+		return -1;
+	auth_publish(a, x);
+	return 0;
+}
+
+static const struct auth_org *find_org(const struct auth_index *x, const char *id)
 {
 	return bsearch(&id, x->orgs, x->n_orgs, sizeof *x->orgs, cmp_first_str);
 }
@@ -150,7 +173,7 @@ int auth_check(struct auth *a, const char *header, unsigned n_headers, const cha
 
 	int rc = 0;
 	pthread_rwlock_rdlock(&a->lock);
-	const struct index *x = &a->idx;
+	const struct auth_index *x = &a->idx;
 	const struct auth_key *found = bsearch(&kp, x->keys, x->n_keys, sizeof *x->keys, cmp_first_str);
 	if (!found) {
 		rc = error_set(err, 401, "Invalid API key");

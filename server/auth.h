@@ -1,7 +1,7 @@
 /* Authorization: the Bearer header, API keys, and which orgs a key may act for
  * (its own, by id or as "c", and its sub-orgs). An in-memory index of keys and
- * orgs answers every request without a query; it is rebuilt whenever orgs or keys
- * change. Thread-safe. */
+ * orgs answers every request without a query; a job that changes orgs or keys
+ * builds a new one and publishes it once its change is committed. Thread-safe. */
 #pragma once
 #include <stddef.h>
 
@@ -18,8 +18,23 @@ enum { AUTH_ORG_MAX = MODEL_ID_MAX + 1 };
 struct auth *auth_new(void);
 void auth_free(struct auth *a);
 
-/* Rebuilds the index from the store's orgs and keys. Call where store queries are
- * allowed (in a job, or before store_start()). Returns 0 or -1 with err. */
+/* An index not yet in use. */
+struct auth_index;
+
+/* Builds an index of the store's orgs and keys as s reads them now (inside a
+ * job, its transaction's uncommitted changes included), without using it. Call
+ * where store queries are allowed (in a job, or before store_start()). Returns
+ * 0 and *out (auth_publish() or auth_index_free() it), or -1 with err. */
+int auth_index_build(struct store *s, struct auth_index **out, struct error *err);
+/* NULL is fine. */
+void auth_index_free(struct auth_index *x);
+
+/* Makes x the index that answers from now on, and frees the one before. Takes x
+ * over. Call only once what x was built from is committed. */
+void auth_publish(struct auth *a, struct auth_index *x);
+
+/* auth_index_build() then auth_publish(), for start-up (before store_start()).
+ * Returns 0 or -1 with err, leaving the index as it was. */
 int auth_reload(struct auth *a, struct store *s, struct error *err);
 
 /* Checks a request to org path_org ("c" or an org id). header is the

@@ -76,6 +76,7 @@ struct request {
 	void (*data_free)(void *);
 	int (*deferred)(struct store *, struct request *, struct error *);
 	void (*then)(struct request *);
+	void (*committed)(struct request *); /* see request_on_commit */
 	bool failed; /* the deferred work or its commit failed */
 	struct store_job job;
 	bool replied;
@@ -245,6 +246,12 @@ static unsigned count_down(struct http *h, _Atomic unsigned *n)
 	return left;
 }
 
+static void job_committed(void *arg)
+{
+	struct request *r = arg;
+	r->committed(r);
+}
+
 /* On the store thread, after the commit. Nothing of the request is written
  * here: its HTTP thread reads job.rc and job.err once resumed (the resume is
  * the hand-over; libmicrohttpd's lock orders it). */
@@ -264,6 +271,11 @@ static void job_done(void *arg, int rc, const struct error *err)
 static void defer(struct request *r,
 		  int (*run)(struct store *s, struct request *r, struct error *err),
 		  void (*then)(struct request *r), bool alone);
+
+void request_on_commit(struct request *r, void (*fn)(struct request *r))
+{
+	r->committed = fn;
+}
 
 void request_defer(struct request *r,
 		   int (*run)(struct store *s, struct request *r, struct error *err),
@@ -301,7 +313,11 @@ static void defer(struct request *r,
 	/* Set only when queued: on_request reads deferred as "the store has it". */
 	r->deferred = run;
 	r->then = then;
-	r->job = (struct store_job){.run = job_run, .done = job_done, .arg = r, .alone = alone};
+	r->job = (struct store_job){.run = job_run,
+				    .committed = r->committed ? job_committed : NULL,
+				    .done = job_done,
+				    .arg = r,
+				    .alone = alone};
 	/* Suspend before queueing, so the resume can never come first. */
 	MHD_suspend_connection(r->conn);
 	store_submit(r->http->app->store, &r->job);

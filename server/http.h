@@ -70,3 +70,9 @@ void request_defer(struct request *r,
 void request_defer_alone(struct request *r,
 			 int (*run)(struct store *s, struct request *r, struct error *err),
 			 void (*then)(struct request *r));
+/* Before request_defer or request_defer_alone: fn(r) runs on the store thread
+ * once run's work is committed, before any answer of its batch leaves (see
+ * store_job.committed), and never if run or the commit failed. For state
+ * outside the database that must change exactly when the database does (the
+ * key index); it must be quick and must not use the store. */
+void request_on_commit(struct request *r, void (*fn)(struct request *r));

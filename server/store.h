@@ -42,8 +42,14 @@ struct store_job {
 	/* Runs on the store thread inside the batch's transaction. Returns 0, or -1
 	 * with err filled. A failing run must leave no change behind: each write
 	 * function below is atomic by itself, and a run calls at most one of them
-	 * (or calls none after a write that succeeded). */
+	 * (or calls none after a write that succeeded), or makes what it does one
+	 * unit with store_atomic_begin()/store_atomic_end(). */
 	int (*run)(struct store *s, void *arg, struct error *err);
+	/* NULL, or called on the store thread once what run did is committed,
+	 * before the done() of any job of the batch, in the order the jobs ran:
+	 * the place for state outside the database that must change with it (the
+	 * key index). Never called for a job that failed. */
+	void (*committed)(void *arg);
 	/* Called on the store thread once the batch is committed (rc 0), or when the
 	 * job or its batch failed (rc -1, err says why: a failed COMMIT is 507/503). */
 	void (*done)(void *arg, int rc, const struct error *err);
@@ -85,6 +91,12 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
 /* Puts the whole store back to the fixture state, removing every org that is
  * not a fixture org; a store_job with .alone set must run it. Atomic. */
 int store_reset(struct store *s, struct error *err);
+
+/* The fixture state that store_reset() returns to, as a store that only
+ * store_each_key() and store_each_org() may read, where s may be read: what a
+ * reset will leave, known before it runs. *out is borrowed from s. -1 with err
+ * 503 "The database is unavailable (read-only)" when s has none. */
+int store_fixture_state(struct store *s, struct store **out, struct error *err);
 
 /* Puts one fixture org's segments and contacts back to the fixture state.
  * 404 "Org X is not a fixture org" otherwise. Atomic. */

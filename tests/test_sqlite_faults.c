@@ -4,7 +4,9 @@
  * must neither crash nor hang, must answer either the success status or a 5xx
  * error envelope, must store a change exactly when it answered 2xx (atomicity),
  * must keep answering normal requests, and must never corrupt the database
- * file (PRAGMA integrity_check through a separate connection).
+ * file (PRAGMA integrity_check through a separate connection). For the admin
+ * requests that change orgs and keys, the key index must also agree with the
+ * file: an API key answers exactly when the file holds it.
  *
  * The faults come from two shims installed in this process before SQLite is
  * initialised, so the real app (started in-process on a temporary FILE
@@ -20,6 +22,7 @@
 #define _GNU_SOURCE
 #endif
 #include "http_util.h"
+#include "ids.h"
 #include "testlib.h"
 
 #include <cjson/cJSON.h>
@@ -50,6 +53,10 @@
 #endif
 
 enum { N_MAX = 300, REQUEST_TIMEOUT_S = 10, CASE_BUDGET_MS = 18000 };
+/* An isolated org's create, delete or a reset makes some 700 to 1,100 SQLite
+ * allocations when nothing fails, and the step under test (the key index's
+ * rebuild, the COMMIT) comes last: these runs go that far, with more time. */
+enum { N_MAX_ADMIN = 2500, ADMIN_BUDGET_MS = 40000 };
 
 /* ------------------------------------------------------------ the countdown */
 
@@ -686,7 +693,7 @@ static struct ada ada_served(const struct test_server *ts, const char *path, con
 /* ------------------------------------------------------------ the runs */
 
 enum fault_kind { FAULT_ALLOC, FAULT_IOERR, FAULT_FULL };
-enum req_kind { REQ_PATCH, REQ_CREATE };
+enum req_kind { REQ_PATCH, REQ_CREATE, REQ_ORG_CREATE, REQ_ORG_DELETE, REQ_RESET };
 
 static const char *const fault_names[] = {"allocation", "write (SQLITE_IOERR_WRITE)",
 					  "write (SQLITE_FULL)"};
@@ -938,6 +945,304 @@ static void run_create(const struct test_server *ts, const char *path, enum faul
 	integrity_check(path, "at the end of the run");
 }
 
+/* ------------------------------------------------------------ isolated orgs and resets */
+
+/* These runs start the server with --seed SEED and draw the same ids as it does
+ * (ids_generate from the same seed), so that they know the org id and the key
+ * that a POST /__admin/orgs answered with an error was given. Nothing else in
+ * them draws ids: the server draws two per create, the org's and the key's. */
+#define SEED "4242"
+static struct ids *shadow_ids;
+
+/* GET /orgs/c/contacts with key: 200, or 401 "Invalid API key" for a key the
+ * index does not hold; anything else fails the test. */
+static long key_status(const struct test_server *ts, const char *key, const char *what)
+{
+	struct http_resp r = call(ts, "GET", "/orgs/c/contacts", key, NULL);
+	long status = r.status;
+	if (status == 401 && !strstr(r.body, "Invalid API key"))
+		FAIL("%s: GET /orgs/c/contacts with %s: 401 for another reason: %s", what, key,
+		     r.body);
+	if (status != 200 && status != 401)
+		FAIL("%s: GET /orgs/c/contacts with %s: %ld %s", what, key, status, r.body);
+	http_resp_cleanup(&r);
+	return status;
+}
+
+/* POST /__admin/orgs copying org_demo_eu (the smallest fixture org, for the
+ * shortest sweep); org and key get the ids the server draws for it. */
+static struct http_resp org_create_call(const struct test_server *ts, char org[IDS_MAX],
+					char key[IDS_MAX])
+{
+	ids_generate(shadow_ids, "org_", org);
+	ids_generate(shadow_ids, "sk_test_", key);
+	return call(ts, "POST", "/__admin/orgs", NULL, "{\"from\":\"org_demo_eu\"}");
+}
+
+/* An isolated org made with no fault armed. */
+static void org_create_clean(const struct test_server *ts, char org[IDS_MAX], char key[IDS_MAX],
+			     const char *what)
+{
+	struct http_resp r = org_create_call(ts, org, key);
+	if (r.status != 201)
+		FAIL("%s: POST /__admin/orgs with no fault: %ld %s", what, r.status, r.body);
+	http_resp_cleanup(&r);
+}
+
+/* Deletes org with no fault armed. gone_ok once a violation was found: the
+ * request under test may have removed it though it failed. */
+static void org_delete_clean(const struct test_server *ts, const char *org, bool gone_ok,
+			     const char *what)
+{
+	char p[128];
+	snprintf(p, sizeof p, "/__admin/orgs/%s", org);
+	struct http_resp r = call(ts, "DELETE", p, NULL, NULL);
+	if (r.status != 204 && !(gone_ok && r.status == 404))
+		FAIL("%s: DELETE %s with no fault: %ld %s", what, p, r.status, r.body);
+	http_resp_cleanup(&r);
+}
+
+/* What a reset or an org's create or delete may change, as stored: the orgs,
+ * the keys, row counts, and ct_ada's name (which the runs change beforehand). */
+static char *state_stored(const char *path)
+{
+	sqlite3 *db = side_open(path);
+	char *s = side_row(db, "SELECT (SELECT group_concat(id) FROM (SELECT id FROM orgs ORDER BY id)),"
+			       " (SELECT group_concat(key || '>' || org_id) FROM"
+			       " (SELECT key, org_id FROM api_keys ORDER BY key)),"
+			       " (SELECT count(*) FROM segments), (SELECT count(*) FROM contacts),"
+			       " (SELECT count(*) FROM channels), (SELECT count(*) FROM contact_segments),"
+			       " (SELECT quote(name) FROM contacts WHERE pk = " ADA ")", NULL);
+	sqlite3_close(db);
+	return s;
+}
+
+/* The org as stored: "orgs with its id|its keys|its contacts" ("0|NULL|0" when
+ * there is none). */
+static char *org_stored(const char *path, const char *org)
+{
+	sqlite3 *db = side_open(path);
+	char *s = side_row(db, "SELECT (SELECT count(*) FROM orgs WHERE id = ?1),"
+			       " (SELECT group_concat(key) FROM api_keys WHERE org_id = ?1),"
+			       " (SELECT count(*) FROM contacts WHERE org_id = ?1)", org);
+	sqlite3_close(db);
+	return s;
+}
+
+static void tally_failure(struct tally *t, const struct http_resp *r, long ok_status,
+			  const char *what)
+{
+	if (r->status >= 500 && r->status <= 599) {
+		check_envelope(r);
+		count_status(t, r->status);
+		note_500(what, r);
+	} else {
+		t->wrong++;
+		VIOLATION("%s: answered %ld (neither %ld nor 5xx): %s", what, r->status, ok_status,
+			  r->body);
+	}
+}
+
+/* The fixture keys must keep working whatever happened to the index. */
+static void demo_key_works(const struct test_server *ts, const char *what)
+{
+	if (key_status(ts, "sk_test_demo", what) != 200)
+		VIOLATION("%s: sk_test_demo no longer answers", what);
+}
+
+/* POST /__admin/orgs with the Nth failure: 201 with the org and its key stored
+ * and usable, or a 5xx with neither stored and the key unknown (401). */
+static void run_org_create(const struct test_server *ts, const char *path, enum fault_kind fk,
+			   bool persistent, int64_t deadline, struct tally *t)
+{
+	const char *mode = persistent ? "persistent" : "once";
+	char *copied = org_stored(path, "org_demo_eu");
+	for (int n = 1; n <= N_MAX_ADMIN; n++) {
+		char what[256], org[IDS_MAX], key[IDS_MAX];
+		snprintf(what, sizeof what, "POST /__admin/orgs with %s failure #%d (%s)",
+			 fault_names[fk], n, mode);
+		set_context("%s", what);
+		t->n_reached = n;
+		char *before = state_stored(path);
+		arm(fk, n, persistent);
+		struct http_resp r = org_create_call(ts, org, key);
+		long fired = disarm(fk);
+		if (fired > t->max_fired)
+			t->max_fired = fired;
+		char *stored = org_stored(path, org), want[128];
+		long served = key_status(ts, key, what);
+		if (r.status == 201) {
+			t->ok++;
+			cJSON *j = cJSON_Parse(r.body);
+			const char *o = j ? json_str(j, "org_id") : NULL, *k = j ? json_str(j, "api_key") : NULL;
+			if (!o || !k || strcmp(o, org) || strcmp(k, key))
+				FAIL("%s: answered %s, the test expected org %s key %s (ids out of step)",
+				     what, r.body, org, key);
+			cJSON_Delete(j);
+			/* Its key alone, and as many contacts as org_demo_eu. */
+			snprintf(want, sizeof want, "1|%s|%s", key, strrchr(copied, '|') + 1);
+			if (strcmp(stored, want))
+				VIOLATION("%s: answered 201 but NOT STORED: org|key|contacts %s, "
+					  "expected %s", what, stored, want);
+			if (served != 200)
+				VIOLATION("%s: answered 201 but its key %s answers %ld", what, key,
+					  served);
+			org_delete_clean(ts, org, violations > 0, what);
+		} else {
+			tally_failure(t, &r, 201, what);
+			char *after = state_stored(path);
+			if (strcmp(stored, "0|NULL|0") || strcmp(before, after))
+				VIOLATION("%s: answered %ld but the org is (partly) STORED: org|key|"
+					  "contacts %s; before:\n  %s\nafter:\n  %s",
+					  what, r.status, stored, before, after);
+			if (served != 401)
+				VIOLATION("%s: answered %ld but its key %s answers %ld (the index has "
+					  "it)", what, r.status, key, served);
+			free(after);
+		}
+		free(stored);
+		free(before);
+		http_resp_cleanup(&r);
+		demo_key_works(ts, what);
+		if (n % 10 == 0)
+			integrity_check(path, what);
+		if (!fired) {
+			t->clean = true;
+			break;
+		}
+		if (mono_ms() > deadline)
+			break;
+	}
+	free(copied);
+	integrity_check(path, "at the end of the run");
+}
+
+/* DELETE /__admin/orgs/{org} with the Nth failure: 204 with the org gone from
+ * the file and its key unknown (401), or a 5xx with both as they were. */
+static void run_org_delete(const struct test_server *ts, const char *path, enum fault_kind fk,
+			   bool persistent, int64_t deadline, struct tally *t)
+{
+	const char *mode = persistent ? "persistent" : "once";
+	for (int n = 1; n <= N_MAX_ADMIN; n++) {
+		char what[256], org[IDS_MAX], key[IDS_MAX], p[128];
+		snprintf(what, sizeof what, "DELETE /__admin/orgs/{org} with %s failure #%d (%s)",
+			 fault_names[fk], n, mode);
+		set_context("%s", what);
+		t->n_reached = n;
+		org_create_clean(ts, org, key, what);
+		char *before = state_stored(path);
+		snprintf(p, sizeof p, "/__admin/orgs/%s", org);
+		arm(fk, n, persistent);
+		struct http_resp r = call(ts, "DELETE", p, NULL, NULL);
+		long fired = disarm(fk);
+		if (fired > t->max_fired)
+			t->max_fired = fired;
+		char *stored = org_stored(path, org), *after = state_stored(path);
+		long served = key_status(ts, key, what);
+		if (r.status == 204) {
+			t->ok++;
+			if (strcmp(stored, "0|NULL|0"))
+				VIOLATION("%s: answered 204 but org|key|contacts are still %s", what,
+					  stored);
+			if (served != 401)
+				VIOLATION("%s: answered 204 but the deleted org's key %s answers %ld",
+					  what, key, served);
+		} else {
+			tally_failure(t, &r, 204, what);
+			if (strcmp(before, after))
+				VIOLATION("%s: answered %ld but the delete is (partly) STORED; "
+					  "before:\n  %s\nafter:\n  %s", what, r.status, before, after);
+			if (served != 200)
+				VIOLATION("%s: answered %ld, the org is %s, but its key %s answers %ld "
+					  "(the index lost it)", what, r.status, stored, key, served);
+			org_delete_clean(ts, org, violations > 0, what);
+		}
+		free(stored);
+		free(after);
+		free(before);
+		http_resp_cleanup(&r);
+		demo_key_works(ts, what);
+		if (n % 10 == 0)
+			integrity_check(path, what);
+		if (!fired) {
+			t->clean = true;
+			break;
+		}
+		if (mono_ms() > deadline)
+			break;
+	}
+	integrity_check(path, "at the end of the run");
+}
+
+/* POST /__admin/reset with the Nth failure, after making an isolated org and
+ * renaming ct_ada: 200 with the fixture state stored and the org's key unknown
+ * (401), or a 5xx with the file as it was and the key still usable. */
+static void run_reset(const struct test_server *ts, const char *path, enum fault_kind fk,
+		      bool persistent, int64_t deadline, struct tally *t)
+{
+	const char *mode = persistent ? "persistent" : "once";
+	set_context("POST /__admin/reset with no fault, before the run");
+	struct http_resp r0 = call(ts, "POST", "/__admin/reset", NULL, NULL);
+	if (r0.status != 200)
+		FAIL("POST /__admin/reset with no fault: %ld %s", r0.status, r0.body);
+	http_resp_cleanup(&r0);
+	char *fixture = state_stored(path);
+	for (int n = 1; n <= N_MAX_ADMIN; n++) {
+		char what[256], org[IDS_MAX], key[IDS_MAX], body[64];
+		snprintf(what, sizeof what, "POST /__admin/reset with %s failure #%d (%s)",
+			 fault_names[fk], n, mode);
+		set_context("%s", what);
+		t->n_reached = n;
+		org_create_clean(ts, org, key, what);
+		snprintf(body, sizeof body, "{\"name\":\"before reset %d\"}", n);
+		struct http_resp r = call(ts, "PATCH", "/orgs/c/contacts/ct_ada", "sk_test_demo", body);
+		if (r.status != 200)
+			FAIL("%s: renaming ct_ada first: %ld %s", what, r.status, r.body);
+		http_resp_cleanup(&r);
+		char *before = state_stored(path);
+		arm(fk, n, persistent);
+		r = call(ts, "POST", "/__admin/reset", NULL, NULL);
+		long fired = disarm(fk);
+		if (fired > t->max_fired)
+			t->max_fired = fired;
+		char *after = state_stored(path);
+		long served = key_status(ts, key, what);
+		if (r.status == 200) {
+			t->ok++;
+			if (strcmp(after, fixture))
+				VIOLATION("%s: answered 200 but the file does not hold the fixture "
+					  "state:\n  %s\nexpected:\n  %s", what, after, fixture);
+			if (served != 401)
+				VIOLATION("%s: answered 200 but the isolated org's key %s answers %ld",
+					  what, key, served);
+		} else {
+			tally_failure(t, &r, 200, what);
+			if (strcmp(before, after))
+				VIOLATION("%s: answered %ld but the reset is (partly) STORED; "
+					  "before:\n  %s\nafter:\n  %s", what, r.status, before, after);
+			if (served != 200)
+				VIOLATION("%s: answered %ld, the file still has the isolated org, but "
+					  "its key %s answers %ld (the index lost it)",
+					  what, r.status, key, served);
+			org_delete_clean(ts, org, violations > 0, what);
+		}
+		free(after);
+		free(before);
+		http_resp_cleanup(&r);
+		demo_key_works(ts, what);
+		if (n % 10 == 0)
+			integrity_check(path, what);
+		if (!fired) {
+			t->clean = true;
+			break;
+		}
+		if (mono_ms() > deadline)
+			break;
+	}
+	free(fixture);
+	integrity_check(path, "at the end of the run");
+}
+
 static void remove_db(const char *path)
 {
 	char p[256];
@@ -950,6 +1255,11 @@ static void remove_db(const char *path)
 	unlink(p);
 }
 
+static const char *const ok_status[] = {
+	[REQ_PATCH] = "200", [REQ_CREATE] = "201", [REQ_ORG_CREATE] = "201",
+	[REQ_ORG_DELETE] = "204", [REQ_RESET] = "200",
+};
+
 static void run_case(const char *name, enum req_kind rk, const enum fault_kind *kinds, size_t n_kinds)
 {
 	install_shims();
@@ -959,33 +1269,45 @@ static void run_case(const char *name, enum req_kind rk, const enum fault_kind *
 	char *path = test_temp_path();
 	remove_db(path);
 	set_context("%s: starting the server on %s", name, path);
-	struct test_server *ts = test_server_start(NULL, "--db", path, NULL);
+	struct test_server *ts = test_server_start(NULL, "--db", path, "--seed", SEED, NULL);
+	shadow_ids = ids_new(true, strtoull(SEED, NULL, 10));
 	int64_t start = mono_ms();
+	bool admin = rk == REQ_ORG_CREATE || rk == REQ_ORG_DELETE || rk == REQ_RESET;
+	int64_t budget = admin ? ADMIN_BUDGET_MS : CASE_BUDGET_MS;
+	int n_max = admin ? N_MAX_ADMIN : N_MAX;
 	size_t runs = 2 * n_kinds, run = 0;
 	for (size_t k = 0; k < n_kinds; k++)
 		for (int persistent = 0; persistent < 2; persistent++, run++) {
 			/* Each run gets its share of what is left of the budget. */
 			int64_t now = mono_ms();
-			int64_t deadline = now + (start + CASE_BUDGET_MS - now) / (int64_t)(runs - run);
+			int64_t deadline = now + (start + budget - now) / (int64_t)(runs - run);
 			struct tally t = {0};
-			if (rk == REQ_PATCH)
-				run_patch(ts, path, kinds[k], persistent, deadline, &t);
-			else
-				run_create(ts, path, kinds[k], persistent, deadline, &t);
+			switch (rk) {
+			case REQ_PATCH: run_patch(ts, path, kinds[k], persistent, deadline, &t); break;
+			case REQ_CREATE: run_create(ts, path, kinds[k], persistent, deadline, &t); break;
+			case REQ_ORG_CREATE:
+				run_org_create(ts, path, kinds[k], persistent, deadline, &t);
+				break;
+			case REQ_ORG_DELETE:
+				run_org_delete(ts, path, kinds[k], persistent, deadline, &t);
+				break;
+			case REQ_RESET: run_reset(ts, path, kinds[k], persistent, deadline, &t); break;
+			}
 			printf("%s: %s failure, %s: N reached %d%s; %s %d, 5xx %d (500: %d, 503: %d, "
 			       "507: %d, other: %d); other statuses: %d; most failures injected in one "
 			       "request: %ld\n",
 			       name, fault_names[kinds[k]], persistent ? "persistent" : "once",
 			       t.n_reached,
 			       t.clean ? " (a request got through untouched)"
-				       : t.n_reached >= N_MAX ? " (N_MAX)" : " (time budget)",
-			       rk == REQ_PATCH ? "200" : "201", t.ok,
+				       : t.n_reached >= n_max ? " (N_MAX)" : " (time budget)",
+			       ok_status[rk], t.ok,
 			       t.s500 + t.s503 + t.s507 + t.other5xx, t.s500, t.s503, t.s507,
 			       t.other5xx, t.wrong, t.max_fired);
 			fflush(stdout);
 		}
 	set_context("%s: stopping the server", name);
 	test_server_stop(ts);
+	ids_free(shadow_ids);
 	set_context("%s: checking the file after a clean stop", name);
 	integrity_check(path, "after the server stopped");
 	printf("%s: integrity_check ok after stop (%.1f s)\n", name, (double)(mono_ms() - start) / 1e3);
@@ -1022,11 +1344,49 @@ static void create_nth_write(void)
 	run_case("create-survives-nth-write-failure", REQ_CREATE, write_kinds, 2);
 }
 
+static void org_create_nth_alloc(void)
+{
+	run_case("org-create-is-atomic-under-nth-allocation-failure", REQ_ORG_CREATE, alloc_kinds, 1);
+}
+
+static void org_create_nth_write(void)
+{
+	run_case("org-create-is-atomic-under-nth-write-failure", REQ_ORG_CREATE, write_kinds, 2);
+}
+
+static void org_delete_nth_alloc(void)
+{
+	run_case("org-delete-is-atomic-under-nth-allocation-failure", REQ_ORG_DELETE, alloc_kinds, 1);
+}
+
+static void org_delete_nth_write(void)
+{
+	run_case("org-delete-is-atomic-under-nth-write-failure", REQ_ORG_DELETE, write_kinds, 2);
+}
+
+static void reset_nth_alloc(void)
+{
+	run_case("reset-is-atomic-under-nth-allocation-failure", REQ_RESET, alloc_kinds, 1);
+}
+
+static void reset_nth_write(void)
+{
+	run_case("reset-is-atomic-under-nth-write-failure", REQ_RESET, write_kinds, 2);
+}
+
 static const struct test_case cases[] = {
 	TEST_CASE("sqlite-faults@patch-survives-nth-allocation-failure", patch_nth_alloc),
 	TEST_CASE("sqlite-faults@patch-survives-nth-write-failure", patch_nth_write),
 	TEST_CASE("sqlite-faults@create-survives-nth-allocation-failure", create_nth_alloc),
 	TEST_CASE("sqlite-faults@create-survives-nth-write-failure", create_nth_write),
+	TEST_CASE("sqlite-faults@org-create-is-atomic-under-nth-allocation-failure",
+		  org_create_nth_alloc),
+	TEST_CASE("sqlite-faults@org-create-is-atomic-under-nth-write-failure", org_create_nth_write),
+	TEST_CASE("sqlite-faults@org-delete-is-atomic-under-nth-allocation-failure",
+		  org_delete_nth_alloc),
+	TEST_CASE("sqlite-faults@org-delete-is-atomic-under-nth-write-failure", org_delete_nth_write),
+	TEST_CASE("sqlite-faults@reset-is-atomic-under-nth-allocation-failure", reset_nth_alloc),
+	TEST_CASE("sqlite-faults@reset-is-atomic-under-nth-write-failure", reset_nth_write),
 };
 
 TEST_MAIN(cases)

@@ -350,6 +350,62 @@ static void slow_batches_take_no_one_in(void)
 	run_join_test(0, 1000, 3000, "r0 d0 r1 d1 r2 d2 r3 d3 r4 d4 r5 d5 ");
 }
 
+/* committed() hooks: job 1 fails, the others succeed. */
+static int fail_run(struct store *s, void *arg, struct error *err)
+{
+	join_run(s, arg, err);
+	return error_set(err, 400, "refused");
+}
+
+static void log_committed(void *arg)
+{
+	struct join_arg *a = arg;
+	size_t n = strlen(a->t->log);
+	snprintf(a->t->log + n, sizeof a->t->log - n, "c%d ", a->i);
+}
+
+static void log_done(void *arg, int rc, const struct error *err)
+{
+	(void)err;
+	struct join_arg *a = arg;
+	size_t n = strlen(a->t->log);
+	snprintf(a->t->log + n, sizeof a->t->log - n, "%c%d ", rc ? 'f' : 'd', a->i);
+	pthread_mutex_lock(&a->t->lock);
+	if (++a->t->finished == JOIN_JOBS)
+		pthread_cond_signal(&a->t->all_done);
+	pthread_mutex_unlock(&a->t->lock);
+}
+
+/* A batch calls the committed() of each job that succeeded, in the order they
+ * ran, after its COMMIT and before any done(); a failed job gets none. */
+static void committed_runs_before_any_done(void)
+{
+	struct join_test t = {0};
+	bool empty;
+	struct error err = {0};
+	struct store_options o = {.path = ":memory:", .join_window_us = 60000000};
+	CHECK(store_open(&o, &t.s, &empty, &err) == 0);
+	pthread_mutex_init(&t.lock, NULL);
+	pthread_cond_init(&t.all_done, NULL);
+	for (int i = 0; i < JOIN_JOBS; i++) {
+		t.args[i] = (struct join_arg){.t = &t, .i = i};
+		t.jobs[i] = (struct store_job){.run = i == 1 ? fail_run : join_run,
+					       .committed = log_committed,
+					       .done = log_done,
+					       .arg = &t.args[i]};
+	}
+	CHECK(store_start(t.s, &err) == 0);
+	store_submit(t.s, &t.jobs[0]);
+	pthread_mutex_lock(&t.lock);
+	while (t.finished < JOIN_JOBS)
+		pthread_cond_wait(&t.all_done, &t.lock);
+	pthread_mutex_unlock(&t.lock);
+	store_close(t.s);
+	CHECK_STR_EQ(t.log, "r0 r1 r2 r3 c0 c2 c3 d0 f1 d2 d3 r4 r5 c4 c5 d4 d5 ");
+	pthread_cond_destroy(&t.all_done);
+	pthread_mutex_destroy(&t.lock);
+}
+
 /* A file at schema version 1, as the first release wrote it, is brought to the
  * current version with its data kept. */
 static void migrates_version_1(void)
@@ -467,6 +523,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("store@queued-jobs-join-the-batch", queued_jobs_join_the_batch),
 	TEST_CASE("store@joining-keeps-max-batch", joining_keeps_max_batch),
 	TEST_CASE("store@slow-batches-take-no-one-in", slow_batches_take_no_one_in),
+	TEST_CASE("store@committed-runs-before-any-done", committed_runs_before_any_done),
 };
 
 TEST_MAIN(cases)
