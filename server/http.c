@@ -19,6 +19,7 @@
 #include "xalloc.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdarg.h>
 #include <malloc.h>
 #include <microhttpd.h>
@@ -58,9 +59,15 @@ enum phase {
 	PHASE_BEGUN,   /* the header checks are done */
 };
 
+/* Ours for each connection, as libmicrohttpd's socket_context (see on_connection). */
+struct conn_state {
+	struct request *current; /* begun in on_uri and not yet ended */
+};
+
 struct request {
 	struct http *http;
 	struct MHD_Connection *conn;
+	struct conn_state *cs; /* its connection's, or NULL */
 	enum phase phase;
 	char *uri;	   /* as sent, with the query */
 	char client[64];   /* the peer's address */
@@ -793,7 +800,14 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->uri = xstrdup(uri ? uri : "");
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	r->cs = ci ? ci->socket_context : NULL;
+	if (r->cs) {
+		/* libmicrohttpd ends a request before it reads the next one. */
+		assert(!r->cs->current);
+		r->cs->current = r;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	if (sa && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->client,
@@ -914,16 +928,11 @@ static void log_request(const struct request *r, enum config_log mode)
 	cJSON_Delete(o);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-			 enum MHD_RequestTerminationCode toe)
+/* Frees r, which its connection no longer refers to. */
+static void request_end(struct http *h, struct request *r)
 {
-	(void)conn;
-	(void)toe;
-	struct http *h = cls;
-	struct request *r = *req_cls;
-	if (!r)
-		return;
-	*req_cls = NULL;
+	if (r->cs)
+		r->cs->current = NULL;
 	done_waiting(r);
 	bool counted = r->phase != PHASE_NEW;
 	enum config_log mode = h->app->config->log;
@@ -957,6 +966,46 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		last_trim = now;
 		malloc_trim(0);
 	}
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	(void)toe;
+	struct request *r = *req_cls;
+	if (!r)
+		return;
+	*req_cls = NULL;
+	request_end(cls, r);
+}
+
+/* libmicrohttpd 0.9.75 can free a connection without the completed callback for
+ * its request: when it refuses a head twice (a Cookie header its memory pool
+ * cannot copy, 431, then a bad Content-Length, 400), the second refusal only
+ * marks the connection closed (transmit_error_response_len in connection.c),
+ * and the connection is freed without a word to on_completed. So each
+ * connection remembers its request, and one still there when the connection
+ * goes is ended here. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = xcalloc(1, sizeof(struct conn_state));
+		return;
+	}
+	struct conn_state *cs = *socket_context;
+	if (!cs)
+		return;
+	if (cs->current) {
+		/* Dropped while libmicrohttpd was reading it, so not suspended: it is
+		 * in no queue of the store's or the timer's. */
+		assert(!cs->current->waiting);
+		request_end(cls, cs->current);
+	}
+	free(cs);
+	*socket_context = NULL;
 }
 
 /* Paths are split on '/' before their segments are decoded (router.c), so that
@@ -1024,7 +1073,8 @@ int http_start(struct app *app, struct http **out, struct error *err)
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_UNESCAPE_CALLBACK,
 		no_unescape, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
 	if (!h->daemon) {
 		error_set(err, 0, "cannot listen on %s port %u (in use, or not an address of this machine)",
