@@ -219,6 +219,30 @@ def check_writers(port, writers, before):
     return now
 
 
+def copy_db(db, dest):
+    """Copies a database with its -wal and -shm (those that exist) into the new
+    directory dest, under the same base name; returns the copy's path. Opening the
+    copy recovers its WAL there, leaving the original as it was."""
+    os.mkdir(dest)
+    copy = os.path.join(dest, os.path.basename(db))
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            shutil.copy(db + suffix, copy + suffix)
+    return copy
+
+
+def integrity_check(path):
+    """PRAGMA integrity_check of a database file, as a list of result strings;
+    a file SQLite cannot even check gives its error instead."""
+    con = sqlite3.connect(path)
+    try:
+        return [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
+    except sqlite3.DatabaseError as e:
+        return ["sqlite3.DatabaseError: %s" % e]
+    finally:
+        con.close()
+
+
 # ---------------------------------------------------------------- cases
 
 @case("binary@prints-version")
@@ -554,16 +578,8 @@ def kill_9_rounds(exe, rounds, extra):
             if rnd_no == rounds - 1:
                 # Integrity of the file exactly as the kill left it (on a copy, so the
                 # server's own recovery is what is tested next).
-                copy = os.path.join(tmp, "copy")
-                os.mkdir(copy)
-                for suffix in ("", "-wal", "-shm"):
-                    if os.path.exists(db + suffix):
-                        shutil.copy(db + suffix, os.path.join(copy, "k.db" + suffix))
-                con = sqlite3.connect(os.path.join(copy, "k.db"))
-                try:
-                    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-                finally:
-                    con.close()
+                rows = integrity_check(copy_db(db, os.path.join(tmp, "copy")))
+                assert rows == ["ok"], rows
             s = Server(exe, ["--port", "0", "--db", db, "--log", "off"] + extra)
             try:
                 s.wait_ready()
