@@ -862,6 +862,10 @@ def kill_9_big_rounds(exe, rounds, checkpoints):
                 assert rc == -signal.SIGKILL and kill["at"] is not None, (
                     "%s: exit %r before the kill; stderr %r" % (what, rc, s.stderr_lines[-5:]))
                 took = kill["at"] - t0
+                # A sanitizer's report in a server that is killed, not stopped,
+                # would otherwise go unread (no exit status carries it).
+                reports = [l for l in s.stderr_lines if "Sanitizer" in l or "runtime error" in l]
+                assert not reports, "%s: %r" % (what, reports[:5])
             finally:
                 s.kill()
             n_ok = sum(w.n_ok for w in writers)
