@@ -11,10 +11,12 @@ import os
 import queue
 import random
 import re
+import selectors
 import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -143,50 +145,71 @@ def demo_names():
 
 
 class Writer(threading.Thread):
-    """Sends PATCH {"name": ...} to its own contacts in turn over one keep-alive
-    connection, until stopped or the server goes away. For each contact it records
-    every value sent (in order) and the last acknowledged (200) one."""
+    """Sends PATCH {"name": ...} to its own contacts over one keep-alive connection,
+    in turn (or picked by rng, a random.Random), until stopped or the server goes
+    away: as a thread of its own (start()), or driven with others from one thread
+    by drive_writers(). For each contact it records every value sent (in order)
+    and the last acknowledged (200) one, then calls on_ack() if given. A contact
+    must have one writer only: two writers' answers may arrive in another order
+    than their commits."""
 
-    def __init__(self, port, contacts, tag):
+    def __init__(self, port, contacts, tag, key=KEY, rng=None, on_ack=None):
         super().__init__(daemon=True)
         self.port = port
         self.contacts = contacts
         self.tag = tag
+        self.key = key
+        self.rng = rng
+        self.on_ack = on_ack
         self.sent = {c: [] for c in contacts}
         self.acked = {c: None for c in contacts}  # index into sent[c] of the last 200
         self.n_ok = 0
+        self.n_sent = 0
         self.error = None
         self.unexpected = []
         self.halt = threading.Event()
 
+    def next_patch(self):
+        """Picks the next contact and value and records the value as sent; returns
+        (contact, value, body)."""
+        if self.rng is None:
+            c = self.contacts[self.n_sent % len(self.contacts)]
+        else:
+            c = self.rng.choice(self.contacts)
+        value = "%s-v%d" % (self.tag, self.n_sent)
+        self.n_sent += 1
+        self.sent[c].append(value)
+        return c, value, json.dumps({"name": value})
+
+    def answered(self, c, value, status, raw):
+        """Records the answer to the PATCH of value to c."""
+        if status == 200:
+            got = json.loads(raw)["name"]
+            if got != value:
+                self.unexpected.append((c, value, got))
+            self.acked[c] = len(self.sent[c]) - 1
+            self.n_ok += 1
+            if self.on_ack is not None:
+                self.on_ack()
+        else:
+            # 503 while stopping is acceptable (not acknowledged); keep note.
+            self.unexpected.append((c, value, status, raw[:200]))
+
     def run(self):
         conn = None
-        i = 0
         try:
             while not self.halt.is_set():
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                c = self.contacts[i % len(self.contacts)]
-                value = "%s-v%d" % (self.tag, i)
-                i += 1
-                self.sent[c].append(value)
-                conn.request("PATCH", "/orgs/c/contacts/" + c, body=json.dumps({"name": value}),
-                             headers={"Authorization": "Bearer " + KEY,
+                c, value, body = self.next_patch()
+                conn.request("PATCH", "/orgs/c/contacts/" + c, body=body,
+                             headers={"Authorization": "Bearer " + self.key,
                                       "Content-Type": "application/json"})
                 r = conn.getresponse()
-                raw = r.read()
-                if r.status == 200:
-                    got = json.loads(raw)["name"]
-                    if got != value:
-                        self.unexpected.append((c, value, got))
-                    self.acked[c] = len(self.sent[c]) - 1
-                    self.n_ok += 1
-                else:
-                    # 503 while stopping is acceptable (not acknowledged); keep note.
-                    self.unexpected.append((c, value, r.status, raw[:200]))
-                    if r.will_close:
-                        conn.close()
-                        conn = None
+                self.answered(c, value, r.status, r.read())
+                if r.status != 200 and r.will_close:
+                    conn.close()
+                    conn = None
         except (OSError, http.client.HTTPException) as e:
             self.error = e  # the server went away: expected
         finally:
@@ -204,19 +227,180 @@ class Writer(threading.Thread):
         return sent[a:]
 
 
-def check_writers(port, writers, before):
-    """Checks each contact's stored name against what its writer recorded; returns
-    the stored names."""
+def drive_writers(port, writers, timeout):
+    """Runs the (not started) writers from this thread, one connection each,
+    through a selector, until every connection is closed (the server went away)
+    or timeout seconds have passed (then fails). Sixty-four Writer threads keep
+    the server's batches to a few PATCHes (the GIL lets them send one by one);
+    from one thread, many a batch holds most of the 64."""
+    sel = selectors.DefaultSelector()
+    conns = []
+
+    def send_next(st):
+        c, value, body = st["w"].next_patch()
+        body = body.encode()
+        st["req"] = (c, value)
+        st["out"] = (("PATCH /orgs/c/contacts/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\n\r\n" % (c, st["w"].key, len(body))).encode()
+                     + body)
+        sel.modify(st["sock"], selectors.EVENT_READ | selectors.EVENT_WRITE, st)
+
+    def close(st, e=None):
+        st["w"].error = e
+        sel.unregister(st["sock"])
+        st["sock"].close()
+        conns.remove(st)
+
+    try:
+        for w in writers:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.setblocking(False)
+            st = {"w": w, "sock": sock, "in": b"", "out": b"", "req": None}
+            sel.register(sock, selectors.EVENT_READ, st)
+            conns.append(st)
+        for st in conns:
+            send_next(st)
+        deadline = time.monotonic() + timeout
+        while conns:
+            if time.monotonic() > deadline:
+                raise AssertionError("the connections were still open after %.0f s" % timeout)
+            for key, events in sel.select(timeout=1):
+                st = key.data
+                try:
+                    if events & selectors.EVENT_WRITE and st["out"]:
+                        st["out"] = st["out"][st["sock"].send(st["out"]):]
+                        if not st["out"]:
+                            sel.modify(st["sock"], selectors.EVENT_READ, st)
+                    if events & selectors.EVENT_READ:
+                        data = st["sock"].recv(65536)
+                        if not data:
+                            close(st)
+                            continue
+                        st["in"] += data
+                        answer = take_answer(st)
+                        if answer is not None:
+                            st["w"].answered(*st["req"], *answer)
+                            send_next(st)
+                except OSError as e:
+                    close(st, e)  # the server went away: expected
+    finally:
+        for st in list(conns):
+            sel.unregister(st["sock"])
+            st["sock"].close()
+        sel.close()
+
+
+def take_answer(st):
+    """(status, body) of the whole answer at the start of st["in"], which it
+    removes; None while the answer is incomplete. Only Content-Length framing:
+    the server frames every answer so."""
+    head_end = st["in"].find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    lines = st["in"][:head_end].decode("latin-1").split("\r\n")
+    length = None
+    for line in lines[1:]:
+        name, _, v = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(v)
+    assert length is not None, "an answer without Content-Length: %r" % lines
+    if len(st["in"]) < head_end + 4 + length:
+        return None
+    body = st["in"][head_end + 4:head_end + 4 + length]
+    st["in"] = st["in"][head_end + 4 + length:]
+    return int(lines[0].split()[1]), body
+
+
+def check_writers(port, writers, before, stored=None):
+    """Checks each contact's stored name (read through the API, or taken from the
+    dict stored) against what its writer recorded; returns the stored names."""
     now = {}
     for w in writers:
         for c in w.contacts:
-            name = stored_name(port, c)
+            name = stored[c] if stored is not None else stored_name(port, c)
             ok = w.allowed(c, before[c])
             assert name in ok, ("%s: stored %r; last acknowledged %r; allowed %r"
                                 % (c, name, (w.sent[c][w.acked[c]] if w.acked[c] is not None
                                              else None), ok[:5]))
             now[c] = name
     return now
+
+
+def copy_db(db, dest):
+    """Copies a database with its -wal and -shm (those that exist) into the new
+    directory dest, under the same base name; returns the copy's path. Opening the
+    copy recovers its WAL there, leaving the original as it was."""
+    os.mkdir(dest)
+    copy = os.path.join(dest, os.path.basename(db))
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            shutil.copy(db + suffix, copy + suffix)
+    return copy
+
+
+def integrity_check(path):
+    """PRAGMA integrity_check of a database file, as a list of result strings;
+    a file SQLite cannot even check gives its error instead."""
+    con = sqlite3.connect(path)
+    try:
+        return [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
+    except sqlite3.DatabaseError as e:
+        return ["sqlite3.DatabaseError: %s" % e]
+    finally:
+        con.close()
+
+
+WAL_HEADER = 32
+WAL_FRAME_HEADER = 24
+
+
+def wal_restarts(db):
+    """The checkpoint sequence number in the WAL's header: SQLite adds one each
+    time a writer starts the WAL again from its beginning, which it does only
+    once a checkpoint has copied every frame back. 0 without a WAL header (a
+    clean stop truncates the WAL, and a new one starts counting from 0)."""
+    try:
+        with open(db + "-wal", "rb") as f:
+            head = f.read(WAL_HEADER)
+    except FileNotFoundError:
+        return 0
+    return struct.unpack(">I", head[12:16])[0] if len(head) == WAL_HEADER else 0
+
+
+def wal_state(db):
+    """The WAL as it is: {"bytes": its size, "frames", "commits": the frames of its
+    current generation (from its start, those whose salts match its header, as a
+    recovery reads them, checksums aside) and how many of them end a transaction,
+    "restarts": wal_restarts(db), "page_size"}."""
+    try:
+        with open(db + "-wal", "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        data = b""
+    state = {"bytes": len(data), "frames": 0, "commits": 0, "restarts": 0, "page_size": 0}
+    if len(data) < WAL_HEADER:
+        return state
+    page_size, restarts, salt1, salt2 = struct.unpack(">4I", data[8:24])
+    state.update(page_size=page_size, restarts=restarts)
+    frame = WAL_FRAME_HEADER + page_size
+    off = WAL_HEADER
+    while off + frame <= len(data):
+        _, db_size, s1, s2 = struct.unpack(">4I", data[off:off + 16])
+        if (s1, s2) != (salt1, salt2):
+            break
+        state["frames"] += 1
+        state["commits"] += db_size != 0
+        off += frame
+    return state
+
+
+def store_checkpoint_pages():
+    """STORE_CHECKPOINT_PAGES from server/store.c, so this test follows it."""
+    with open(os.path.join(HERE, "..", "server", "store.c")) as f:
+        m = re.search(r"STORE_CHECKPOINT_PAGES\s*=\s*(\d+)", f.read())
+    assert m, "STORE_CHECKPOINT_PAGES not found in server/store.c"
+    return int(m.group(1))
 
 
 # ---------------------------------------------------------------- cases
@@ -554,16 +738,8 @@ def kill_9_rounds(exe, rounds, extra):
             if rnd_no == rounds - 1:
                 # Integrity of the file exactly as the kill left it (on a copy, so the
                 # server's own recovery is what is tested next).
-                copy = os.path.join(tmp, "copy")
-                os.mkdir(copy)
-                for suffix in ("", "-wal", "-shm"):
-                    if os.path.exists(db + suffix):
-                        shutil.copy(db + suffix, os.path.join(copy, "k.db" + suffix))
-                con = sqlite3.connect(os.path.join(copy, "k.db"))
-                try:
-                    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-                finally:
-                    con.close()
+                rows = integrity_check(copy_db(db, os.path.join(tmp, "copy")))
+                assert rows == ["ok"], rows
             s = Server(exe, ["--port", "0", "--db", db, "--log", "off"] + extra)
             try:
                 s.wait_ready()
@@ -577,6 +753,174 @@ def kill_9_rounds(exe, rounds, extra):
             assert rows == [("ok",)], rows
         finally:
             con.close()
+
+
+MAKE_FIXTURE = os.path.join(HERE, "..", "bench", "make_fixture.py")
+BIG_CONTACTS = 10000
+BIG_KEY = "sk_bench"
+BIG_WRITERS = 64
+
+
+@case("binary@kill-9-keeps-acknowledged-writes-10k-contacts")
+def kill_9_keeps_acknowledged_writes_10k_contacts(exe):
+    """The size where walbuf.c lost a batch (445c349): 64 connections PATCHing
+    random contacts of 10,000, so that a batch spans many pages, each round
+    started on an empty WAL and killed within a few hundred PATCHes, before the
+    WAL reaches the checkpointer's threshold (as a rule: printed, not asserted)."""
+    kill_9_big_rounds(exe, 20, checkpoints=False)
+
+
+@case("binary@kill-9-keeps-acknowledged-writes-while-checkpointing")
+def kill_9_keeps_acknowledged_writes_while_checkpointing(exe):
+    """The same, each round going on until a checkpoint round has started the WAL
+    again, then killed a random number of PATCHes later (which may be in the
+    middle of the next checkpoint round)."""
+    kill_9_big_rounds(exe, 10, checkpoints=True)
+
+
+def kill_9_big_rounds(exe, rounds, checkpoints):
+    """Rounds of: start on the same --db (the server recovers the WAL the last
+    kill left), every contact's name checked against its writer's record (then,
+    without checkpoints, a clean stop and a start on the folded file), 64 Writers
+    on random contacts of their own share of the 10,000, kill -9 at a random
+    moment after some PATCHes were acknowledged, integrity_check of a copy of the
+    files as the kill left them. After the last round: start, check, clean stop,
+    and the stopped file checked again. The choices come from one seed, printed
+    first; INVENT_TEST_SEED repeats them."""
+    seed = int(os.environ.get("INVENT_TEST_SEED") or random.SystemRandom().randrange(1 << 32))
+    print("seed %d" % seed)
+    rnd = random.Random(seed)
+    threshold = store_checkpoint_pages()
+    t_start = time.monotonic()
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fixture = os.path.join(tmp, "big.json")
+        subprocess.run([sys.executable, MAKE_FIXTURE, "--contacts", str(BIG_CONTACTS),
+                        "--out", fixture], check=True, timeout=60)
+        with open(fixture) as f:
+            before = {c["id"]: c["name"] for c in json.load(f)["orgs"][0]["contacts"]}
+        contacts = ["ct_%d" % i for i in range(BIG_CONTACTS)]
+        assert sorted(before) == sorted(contacts)
+        db = os.path.join(tmp, "big.db")
+        args = ["--port", "0", "--db", db, "--log", "off"]
+        # The fixture is loaded before the first round, so that its writes and
+        # checkpoints are not counted in the first round's WAL. --fixtures only
+        # seeds an empty database (and is what a reset goes back to): the rounds
+        # start without it, as building its state of 10,000 contacts in memory
+        # would be most of each start's time.
+        s = Server(exe, args + ["--fixtures", fixture])
+        try:
+            s.wait_ready()
+            assert s.stop() == 0, s.stderr_lines[-5:]
+        finally:
+            s.kill()
+        writers = []
+        for r in range(rounds + 1):
+            threads = "4" if r % 3 == 2 else "1"
+            sync = "full" if r % 5 == 4 else "normal"
+            what = "seed %d, round %d (--threads %s, --sync %s)" % (seed, r, threads, sync)
+            s = Server(exe, args + ["--threads", threads, "--sync", sync])
+            try:
+                s.wait_ready()
+                if writers:
+                    # What the server recovered, read beside it as any reader of
+                    # a WAL database reads (through its WAL index), before any write.
+                    before = check_big_round(db, writers, before, "%s, after round %d"
+                                             % (what, r - 1))
+                    if r == rounds or not checkpoints:
+                        # A clean stop folds the WAL back: without checkpoints,
+                        # each round starts on an empty one.
+                        assert s.stop() == 0, "%s: stop: %r" % (what, s.stderr_lines[-5:])
+                        if r == rounds:
+                            break
+                        s = Server(exe, args + ["--threads", threads, "--sync", sync])
+                        s.wait_ready()
+                restarts0 = wal_restarts(db)
+                # The kill comes right after the target acknowledgement is read,
+                # while the other answers of its batch are on their way.
+                target = rnd.randint(1, 2500) if checkpoints else rnd.randint(1, 500)
+                kill = {"acks": 0, "armed": not checkpoints, "at": None}
+
+                def on_ack():
+                    kill["acks"] += 1
+                    if not kill["armed"]:
+                        # Counted from the first time a checkpoint round has
+                        # started the WAL again.
+                        if kill["acks"] % 8 == 0 and wal_restarts(db) > restarts0:
+                            kill["armed"] = True
+                            kill["acks"] = 0
+                    elif kill["acks"] >= target and kill["at"] is None:
+                        kill["at"] = time.monotonic()
+                        s.send_signal(signal.SIGKILL)
+
+                writers = [Writer(s.port, contacts[i::BIG_WRITERS], "r%d-w%d" % (r, i),
+                                  key=BIG_KEY, rng=random.Random(rnd.random()), on_ack=on_ack)
+                           for i in range(BIG_WRITERS)]
+                t0 = time.monotonic()
+                drive_writers(s.port, writers, 60)
+                rc = s.stop(signal.SIGKILL)
+                assert rc == -signal.SIGKILL and kill["at"] is not None, (
+                    "%s: exit %r before the kill; stderr %r" % (what, rc, s.stderr_lines[-5:]))
+                took = kill["at"] - t0
+                # A sanitizer's report in a server that is killed, not stopped,
+                # would otherwise go unread (no exit status carries it).
+                reports = [l for l in s.stderr_lines if "Sanitizer" in l or "runtime error" in l]
+                assert not reports, "%s: %r" % (what, reports[:5])
+            finally:
+                s.kill()
+            n_ok = sum(w.n_ok for w in writers)
+            for w in writers:
+                assert not [u for u in w.unexpected if len(u) == 3], (what, w.unexpected[:5])
+            wal = wal_state(db)
+            wal["restarts"] -= restarts0
+            killed = os.path.join(tmp, "killed")
+            rows = integrity_check(copy_db(db, killed))
+            shutil.rmtree(killed)
+            assert rows == ["ok"], "%s: integrity_check after the kill: %r" % (what, rows[:10])
+            print("round %2d (--threads %s, --sync %-6s): killed %5.0f ms in, %5d PATCHes "
+                  "acknowledged; WAL %4d frames in %3d commits, file %5d KiB, started again "
+                  "%d times; integrity ok"
+                  % (r, threads, sync, took * 1000, n_ok, wal["frames"], wal["commits"],
+                     wal["bytes"] // 1024, wal["restarts"]))
+            if checkpoints:
+                # Only a checkpoint that copied every frame back lets the WAL start
+                # again, and the checkpointer starts at the threshold.
+                assert wal["restarts"] >= 1, (what, wal)
+                frame = WAL_FRAME_HEADER + wal["page_size"]
+                assert wal["bytes"] >= WAL_HEADER + threshold * frame, (
+                    "%s: the WAL never reached %d pages" % (what, threshold), wal)
+            figures.append((n_ok, wal, took))
+        # The stopped file holds what the running server served.
+        assert check_big_round(db, [], before, "after the clean stop") == before
+        rows = integrity_check(db)
+        assert rows == ["ok"], rows[:10]
+    acks = [f[0] for f in figures]
+    frames = [f[1]["frames"] for f in figures]
+    print("%d rounds in %.1f s: %d PATCHes acknowledged (%d to %d a round), none lost; WAL at "
+          "the kill %d to %d frames (threshold %d), started again %d times in all"
+          % (rounds, time.monotonic() - t_start, sum(acks), min(acks), max(acks), min(frames),
+             max(frames), threshold, sum(f[1]["restarts"] for f in figures)))
+
+
+def check_big_round(db, writers, before, what):
+    """Reads every contact's name from db (read-only; a running server may hold
+    it) and checks it against writers' records, or against before for a contact
+    no writer has; returns the names."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        stored = dict(con.execute("SELECT id, name FROM contacts WHERE org_id = ?",
+                                  ("org_bench",)))
+    finally:
+        con.close()
+    assert len(stored) == BIG_CONTACTS, (what, len(stored))
+    try:
+        now = check_writers(None, writers, before, stored)
+    except AssertionError as e:
+        raise AssertionError("%s: %s" % (what, e)) from None
+    for c in set(before) - set(now):
+        assert stored[c] == before[c], "%s: %s holds %r, not %r" % (what, c, stored[c], before[c])
+        now[c] = stored[c]
+    return now
 
 
 @case("binary@clean-stop-leaves-no-wal")
