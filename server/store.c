@@ -474,7 +474,7 @@ static void *checkpoint_thread(void *arg)
 		 * own, since it moves nBackfill to the WAL's end (which a WAL restart
 		 * waits for) only after syncing the database file itself; until then
 		 * every frame is still in the WAL, and recovery replays it.
-		 * binary@kill-9-under-load-with-checkpoints kills the server while
+		 * binary@kill-9-keeps-acknowledged-writes-while-checkpointing kills the server while
 		 * these rounds run. */
 		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
