@@ -1323,6 +1323,31 @@ static void fault_custom_body(void)
 	test_server_stop(ts);
 }
 
+/* Whatever the status, the status line and the envelope give one reason phrase
+ * (libmicrohttpd 0.9.75 has its own table: 413 "Content Too Large", 422
+ * "Unprocessable Content"). */
+static void fault_status_line_matches_envelope(void)
+{
+	struct test_server *ts = start();
+	for (int status = 400; status <= 599; status++) {
+		char rule[128];
+		snprintf(rule, sizeof rule, "{\"path\":\"/orgs/*\",\"status\":%d}", status);
+		add_fault(ts, rule);
+		struct http_resp r = keyed(ts, "GET", "sk_test_demo", "/orgs/c/contacts", NULL);
+		CHECK_INT_EQ(r.status, status);
+		cJSON *j = cJSON_Parse(r.body);
+		CHECK(j);
+		char line[160];
+		snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, str(j, "error"));
+		if (strncmp(r.headers, line, strlen(line)))
+			fprintf(stderr, "want %s got %.60s\n", line, r.headers);
+		CHECK(!strncmp(r.headers, line, strlen(line)));
+		cJSON_Delete(j);
+		http_resp_cleanup(&r);
+	}
+	test_server_stop(ts);
+}
+
 static void fault_delay(void)
 {
 	struct test_server *ts = start();
@@ -2305,6 +2330,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("admin@fault-times-0-until-removed", fault_times_0_until_removed),
 	TEST_CASE("admin@fault-first-matching-rule-wins", fault_first_matching_rule_wins),
 	TEST_CASE("admin@fault-custom-body", fault_custom_body),
+	TEST_CASE("admin@fault-status-line-matches-envelope", fault_status_line_matches_envelope),
 	TEST_CASE("admin@fault-delay", fault_delay),
 	TEST_CASE("admin@fault-delay-on-patch-applies-body", fault_delay_on_patch_applies_body),
 	TEST_CASE("admin@fault-drop", fault_drop),
