@@ -12,7 +12,7 @@
 #include "model.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-enum { STORE_SCHEMA_VERSION = 2 };
+enum { STORE_SCHEMA_VERSION = 3 };
 
 struct store;
 
@@ -77,6 +77,11 @@ int store_atomic_end(struct store *s, int rc, struct error *err);
  * Atomic. */
 int store_load_fixture(struct store *s, const struct fixture *f, const char *only_org,
 		       struct error *err);
+
+/* Writes into out the hash of the fixture file the store's data was loaded
+ * from ("" if none is recorded: an empty database, or one made before schema
+ * version 3). Before store_start(). Returns 0, or -1 with err. */
+int store_fixture_hash(struct store *s, char out[17], struct error *err);
 
 /* Keeps f's data as the state store_reset() returns to (in a second, in-memory
  * database), and with load also loads it into the store. Before store_start(). */

@@ -456,6 +456,66 @@ def state_kept_across_restart(exe):
             s.kill()
 
 
+MINE_FIXTURE = {"orgs": [{"id": "org_mine", "api_keys": ["sk_mine"],
+                          "contacts": [{"id": "ct_mine", "name": "Mine",
+                                        "created_at": "2024-01-01T00:00:00.000Z"}]}]}
+
+
+def served(port, key):
+    """(health's fixtures and fixtures_hash, the ids of the contacts key lists)."""
+    st, health, _ = request(port, "GET", "/__admin/health")
+    assert st == 200, (st, health)
+    st, contacts, _ = request(port, "GET", "/orgs/c/contacts", headers={"Authorization": "Bearer " + key})
+    ids = [c["id"] for c in contacts] if st == 200 else st
+    return health["fixtures"], health["fixtures_hash"], ids
+
+
+@case("binary@fixtures-over-other-database-are-loaded")
+def fixtures_over_other_database_are_loaded(exe):
+    """A database made from the demo data, started with other fixtures, serves
+    those fixtures (and health says so); the same fixtures again keep the state."""
+    with tempfile.TemporaryDirectory() as tmp:
+        mine = os.path.join(tmp, "mine.json")
+        with open(mine, "w") as f:
+            json.dump(MINE_FIXTURE, f)
+        db = os.path.join(tmp, "x.db")
+        with server(exe, ["--port", "0", "--db", db]) as s:
+            demo_source, demo_hash, _ = served(s.port, KEY)
+            assert s.stop() == 0
+        with server(exe, ["--port", "0", "--db", db, "--fixtures", mine]) as s:
+            source, hash_, ids = served(s.port, "sk_mine")
+            assert (source, ids) == (mine, ["ct_mine"]), (source, ids)
+            assert hash_ != demo_hash
+            st, _, _ = request(s.port, "GET", "/orgs/c/contacts")
+            assert st == 401, st
+            assert patch_with(s.port, "sk_mine", "ct_mine", {"name": "Edited"}) == 200
+            assert s.stop() == 0
+            s.join_readers()
+            assert any("loading %s over it" % mine in l for l in s.stderr_lines), s.stderr_lines
+        # The same file again: the state is kept, and nothing is said.
+        with server(exe, ["--port", "0", "--db", db, "--fixtures", mine]) as s:
+            st, body, _ = request(s.port, "PATCH", "/orgs/c/contacts/ct_mine", {},
+                                  headers={"Authorization": "Bearer sk_mine"})
+            assert (st, body["name"]) == (200, "Edited"), (st, body)
+            # reset goes back to what is served, not to something else.
+            assert request(s.port, "POST", "/__admin/reset")[0] == 200
+            assert served(s.port, "sk_mine")[2] == ["ct_mine"]
+            assert s.stop() == 0
+            s.join_readers()
+            assert not any("over it" in l for l in s.stderr_lines), s.stderr_lines
+        # And back to the built-in demo without --fixtures.
+        with server(exe, ["--port", "0", "--db", db]) as s:
+            source, hash_, ids = served(s.port, KEY)
+            assert (source, hash_) == (demo_source, demo_hash)
+            assert "ct_ada" in ids
+            assert s.stop() == 0
+
+
+def patch_with(port, key, contact, body):
+    return request(port, "PATCH", "/orgs/c/contacts/" + contact, body,
+                   headers={"Authorization": "Bearer " + key})[0]
+
+
 @case("binary@sigterm-finishes-in-flight")
 def sigterm_finishes_in_flight(exe):
     contacts = demo_contact_ids(n=6)
