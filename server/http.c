@@ -44,6 +44,7 @@ struct http {
 	_Atomic unsigned suspended; /* requests waiting on the store or a fault's delay */
 	_Atomic unsigned resuming;  /* store-thread calls inside MHD_resume_connection() */
 	_Atomic bool stopping;	    /* new requests are refused with 503 */
+	_Atomic unsigned connections; /* open, counted for --max-connections */
 	pthread_mutex_t lock;	    /* guards delayed, and idle's waits */
 	pthread_cond_t idle;
 	struct request *delayed; /* waiting for a fault's delay, soonest first */
@@ -952,6 +953,32 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
+/* --max-connections. libmicrohttpd's own limit stops accepting once it is
+ * reached, so a client over it waits in the kernel's queue, unanswered, until
+ * a connection closes. Counted here instead, a connection over the limit is
+ * accepted and closed at once (the client sees its connection reset or
+ * closed), and libmicrohttpd's limit, set above ours, is never reached. With
+ * several threads, ones accepting at the same instant may each let one in. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct http *h = cls;
+	(void)addr;
+	(void)len;
+	return atomic_load(&h->connections) < h->app->config->max_connections ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http *h = cls;
+	(void)c;
+	(void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&h->connections, 1);
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		atomic_fetch_sub(&h->connections, 1);
+}
+
 int http_start(struct app *app, struct http **out, struct error *err)
 {
 	const struct config *cfg = app->config;
@@ -998,11 +1025,12 @@ int http_start(struct app *app, struct http **out, struct error *err)
 		{MHD_OPTION_END, 0, NULL},
 	};
 	h->daemon = MHD_start_daemon(
-		flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+		flags, (uint16_t)cfg->port, accept_policy, h, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
 		/* libmicrohttpd clears a connection's memory pool for every request, so its
 		 * size is paid per request: the 16 KiB default holds any sane request head. */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory,
-		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 2 * cfg->threads + 16,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 		/* Every client of a local emulator is 127.0.0.1: the per-address limit
 		 * must leave room for a parallel test suite. */
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,

@@ -516,6 +516,66 @@ def patch_with(port, key, contact, body):
                    headers={"Authorization": "Bearer " + key})[0]
 
 
+def keep_alive_get(sock):
+    """One GET /__admin/clock on sock, answer read whole; the connection stays open."""
+    sock.sendall(b"GET /__admin/clock HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "closed before answering: %r" % data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)content-length: *(\d+)", head)
+    need = int(m.group(1))
+    while len(rest) < need:
+        chunk = sock.recv(4096)
+        assert chunk
+        rest += chunk
+    return head.split(b"\r\n")[0]
+
+
+@case("binary@over-max-connections-closed-at-once")
+def over_max_connections_closed_at_once(exe):
+    """With --max-connections 2 and two connections open, a third is closed at
+    once (reset or end of file), not left waiting for a slot; once one of the
+    two closes, a new connection is served."""
+    with server(exe, ["--port", "0", "--db", ":memory:", "--max-connections", "2"]) as s:
+        held = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(2)]
+        try:
+            for h in held:
+                assert keep_alive_get(h) == b"HTTP/1.1 200 OK"
+            third = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            try:
+                try:
+                    third.sendall(b"GET /__admin/clock HTTP/1.1\r\nHost: x\r\n\r\n")
+                    got = third.recv(4096)
+                except (ConnectionResetError, BrokenPipeError):
+                    got = b""
+                except socket.timeout:
+                    raise AssertionError("a connection over the limit hangs")
+                assert got == b"", got
+            finally:
+                third.close()
+            held.pop().close()
+            # The server sees that close on its own time: a bounded number of tries.
+            for attempt in range(100):
+                c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+                try:
+                    try:
+                        if keep_alive_get(c) == b"HTTP/1.1 200 OK":
+                            break
+                    except (AssertionError, ConnectionResetError, BrokenPipeError):
+                        time.sleep(0.05)
+                finally:
+                    c.close()
+            else:
+                raise AssertionError("no slot after a connection closed")
+        finally:
+            for h in held:
+                h.close()
+        assert s.stop() == 0
+
+
 @case("binary@sigterm-finishes-in-flight")
 def sigterm_finishes_in_flight(exe):
     contacts = demo_contact_ids(n=6)
