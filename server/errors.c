@@ -1,6 +1,7 @@
 /* See errors.h. */
 #include "errors.h"
 
+#include "json_strict.h"
 #include "xalloc.h"
 
 #include <cjson/cJSON.h>
@@ -8,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int error_set(struct error *err, int status, const char *fmt, ...)
@@ -102,7 +104,11 @@ char *error_envelope(int status, const char *message, size_t *len)
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "statusCode", status);
 	cJSON_AddStringToObject(o, "error", error_reason_phrase(status));
-	cJSON_AddStringToObject(o, "message", message);
+	/* Messages may quote the request (a path, a query value): its bytes that
+	 * are not UTF-8 read as U+FFFD, so every answer is UTF-8. */
+	char *fixed = json_utf8_fix(message);
+	cJSON_AddStringToObject(o, "message", fixed ? fixed : message);
+	free(fixed);
 	char *s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (len)

@@ -15,6 +15,7 @@
 #include "journal.h"
 
 #include "clock.h"
+#include "json_strict.h"
 #include "xalloc.h"
 
 #include <cjson/cJSON.h>
@@ -503,9 +504,20 @@ static bool matches(const struct slot *s, const struct journal_filter *f)
 	return true;
 }
 
+/* Requests may hold any bytes (a body that is not UTF-8 is a 400 the journal
+ * still records); cJSON would print them as they are, and the answer would not
+ * be UTF-8. Bytes outside a valid sequence read as U+FFFD. */
+static cJSON *text_item(const char *v)
+{
+	char *fixed = json_utf8_fix(v);
+	cJSON *item = cJSON_CreateString(fixed ? fixed : v);
+	free(fixed);
+	return item;
+}
+
 static void add_text(cJSON *o, const char *key, const char *v)
 {
-	cJSON_AddItemToObject(o, key, v ? cJSON_CreateString(v) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, key, v ? text_item(v) : cJSON_CreateNull());
 }
 
 /* contact_before and contact_after of an entry that changed a contact: the
@@ -545,15 +557,18 @@ static cJSON *entry_json(const struct slot *s, const char *const *field)
 	cJSON *h = cJSON_AddObjectToObject(o, "request_headers");
 	for (const char *k = field[F_HEADERS]; k && *k;) {
 		const char *v = k + strlen(k) + 1;
-		cJSON *old = cJSON_GetObjectItemCaseSensitive(h, k);
+		char *name = json_utf8_fix(k);
+		const char *key = name ? name : k;
+		cJSON *old = cJSON_GetObjectItemCaseSensitive(h, key);
 		if (old) {
 			/* A header sent twice reads as one, values joined (RFC 9110 5.3). */
 			char *joined = xasprintf("%s, %s", old->valuestring, v);
-			cJSON_ReplaceItemInObjectCaseSensitive(h, k, cJSON_CreateString(joined));
+			cJSON_ReplaceItemInObjectCaseSensitive(h, key, text_item(joined));
 			free(joined);
 		} else {
-			cJSON_AddStringToObject(h, k, v);
+			cJSON_AddItemToObject(h, key, text_item(v));
 		}
+		free(name);
 		k = v + strlen(v) + 1;
 	}
 	add_text(o, "request_body", field[F_REQUEST_BODY]);

@@ -56,6 +56,32 @@ int json_utf8_valid(const char *buf, size_t len, size_t *bad_at)
 	return 1;
 }
 
+char *json_utf8_fix(const char *s)
+{
+	size_t len = strlen(s), bad;
+	if (json_utf8_valid(s, len, &bad))
+		return NULL;
+	/* U+FFFD is 3 bytes: at most three times the length. */
+	char *out = xmalloc(3 * len + 1), *o = out;
+	memcpy(o, s, bad);
+	o += bad;
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = bad; i < len;) {
+		size_t n = utf8_seq(u + i, len - i);
+		if (n) {
+			memcpy(o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 size_t json_utf8_codepoints(const char *s)
 {
 	size_t n = 0;

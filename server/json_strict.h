@@ -27,3 +27,8 @@ size_t json_utf8_codepoints(const char *s);
 /* Returns 1 if buf[0..len) is valid UTF-8 in the strict sense above, else 0,
  * with *bad_at (if not NULL) the offset of the first bad byte. */
 int json_utf8_valid(const char *buf, size_t len, size_t *bad_at);
+
+/* NULL if the string s is valid UTF-8; otherwise a fresh heap string (free())
+ * holding s with every byte that is not part of a valid sequence replaced by
+ * U+FFFD, so that text taken from a request can go into an answer. */
+char *json_utf8_fix(const char *s);

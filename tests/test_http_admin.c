@@ -5,6 +5,7 @@
  * asserts the exact status and the whole body, or every field of it. */
 #include "http_util.h"
 #include "testlib.h"
+#include "json_strict.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -993,6 +994,48 @@ static void journal_keeps_body_of_refused_request(void)
 	CHECK_STR_EQ(str(cJSON_GetArrayItem(j, 1), "request_body"), "{\"name\":\"B\"}");
 	CHECK_STR_EQ(str(cJSON_GetArrayItem(j, 2), "request_body"), "{\"name\":\"A\"}");
 	cJSON_Delete(j);
+	test_server_stop(ts);
+}
+
+/* Bytes that are not UTF-8, in a body or a header, read as U+FFFD in the
+ * journal, so its answer stays UTF-8 JSON; also a body cut at 64 KiB inside a
+ * character. (libcurl escapes a path's bytes: test_hostile.py sends them raw.) */
+static void journal_answer_is_utf8_whatever_the_request(void)
+{
+	struct test_server *ts = start();
+	const char *h[] = {"Authorization: Bearer sk_test_demo", "Content-Type: application/json",
+			   "X-Note: caf\xe9", NULL};
+	struct http_resp r = req(ts, "PATCH", "/orgs/c/contacts/ct_ada", h, "{\"name\":\"\xff\xfe\"}");
+	CHECK_INT_EQ(r.status, 400);
+	CHECK(json_utf8_valid(r.body, r.len, NULL));
+	http_resp_cleanup(&r);
+	/* {"name":"aaa...é"}: the cut (65536 bytes, the last 8 of them "...(cut)")
+	 * falls between é's two bytes. */
+	size_t n = 65536 - 8 - 9 - 1;
+	char *big = malloc(9 + n + 2 + 100 + 3);
+	CHECK(big);
+	memcpy(big, "{\"name\":\"", 9);
+	memset(big + 9, 'a', n);
+	memcpy(big + 9 + n, "\xc3\xa9", 2);
+	memset(big + 9 + n + 2, 'b', 100);
+	memcpy(big + 9 + n + 2 + 100, "\"}", 3);
+	r = req(ts, "PATCH", "/orgs/c/contacts/ct_ada", h, big);
+	CHECK_INT_EQ(r.status, 400);
+	http_resp_cleanup(&r);
+
+	r = admin(ts, "GET", "/__admin/requests", NULL);
+	CHECK_INT_EQ(r.status, 200);
+	CHECK(json_utf8_valid(r.body, r.len, NULL));
+	cJSON *j = cJSON_Parse(r.body);
+	CHECK(cJSON_GetArraySize(j) == 2);
+	const cJSON *first = cJSON_GetArrayItem(j, 1), *cut = cJSON_GetArrayItem(j, 0);
+	CHECK_STR_EQ(str(first, "request_body"), "{\"name\":\"\xef\xbf\xbd\xef\xbf\xbd\"}");
+	CHECK_STR_EQ(str(field(first, "request_headers"), "X-Note"), "caf\xef\xbf\xbd");
+	const char *cut_body = str(cut, "request_body");
+	CHECK(strstr(cut_body, "a\xef\xbf\xbd...(cut)"));
+	cJSON_Delete(j);
+	http_resp_cleanup(&r);
+	free(big);
 	test_server_stop(ts);
 }
 
@@ -2313,6 +2356,8 @@ static const struct test_case cases[] = {
 	TEST_CASE("admin@journal-entry-fields", journal_entry_fields),
 	TEST_CASE("admin@journal-redacts-authorization", journal_redacts_authorization),
 	TEST_CASE("admin@journal-patch-bodies-and-contacts", journal_patch_bodies_and_contacts),
+	TEST_CASE("admin@journal-answer-is-utf8-whatever-the-request",
+		  journal_answer_is_utf8_whatever_the_request),
 	TEST_CASE("admin@journal-keeps-body-of-refused-request", journal_keeps_body_of_refused_request),
 	TEST_CASE("admin@journal-newest-first", journal_newest_first),
 	TEST_CASE("admin@journal-filter-method", journal_filter_method),
