@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 enum {
@@ -490,7 +491,8 @@ static bool matches(const struct slot *s, const struct journal_filter *f)
 {
 	const char *method = s->keys, *path = method + strlen(method) + 1,
 		   *org = path + strlen(path) + 1;
-	if (f->method && strcmp(f->method, method))
+	/* Methods are upper case by convention only; ?method=patch means PATCH. */
+	if (f->method && strcasecmp(f->method, method))
 		return false;
 	/* fnmatch without FNM_PATHNAME: '*' also spans '/'. */
 	if (f->path && fnmatch(f->path, path, 0))

@@ -51,7 +51,7 @@ void journal_free(struct journal *j);
 void journal_add(struct journal *j, const struct journal_entry *e);
 
 struct journal_filter {
-	const char *method;  /* exact, NULL: any */
+	const char *method;  /* exact but for case, NULL: any */
 	const char *path;    /* exact, or a pattern with '*'; NULL: any */
 	int status;	     /* 0: any */
 	const char *org_id;  /* NULL: any */

@@ -1126,6 +1126,16 @@ static void journal_filter_method(void)
 	test_server_stop(ts);
 }
 
+/* The method filter ignores case: ?method=patch finds the PATCHes. */
+static void journal_filter_method_any_case(void)
+{
+	struct test_server *ts = journal_fixture();
+	check_journal_ids(ts, "method=patch", "8,3,2");
+	check_journal_ids(ts, "method=Get", "7,6,5,4,1");
+	check_journal_count(ts, "method=patch", 3);
+	test_server_stop(ts);
+}
+
 static void journal_filter_path(void)
 {
 	struct test_server *ts = journal_fixture();
@@ -2361,6 +2371,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("admin@journal-keeps-body-of-refused-request", journal_keeps_body_of_refused_request),
 	TEST_CASE("admin@journal-newest-first", journal_newest_first),
 	TEST_CASE("admin@journal-filter-method", journal_filter_method),
+	TEST_CASE("admin@journal-filter-method-any-case", journal_filter_method_any_case),
 	TEST_CASE("admin@journal-filter-path", journal_filter_path),
 	TEST_CASE("admin@journal-filter-status", journal_filter_status),
 	TEST_CASE("admin@journal-filter-org-id", journal_filter_org_id),
