@@ -367,11 +367,22 @@ def bad_flag_exits_non_zero(exe):
             ["--sync", "fast"],
             ["--reset=maybe"],
             ["stray-argument"],
+            ["--host", "nope"],
+            ["--host", "1.2.3.4.5"],
+            ["--host", ""],
         ]
         for args in bad:
             rc, out, err = run_fail(exe, ["--db", db] + args)
             assert_one_line_error(" ".join(args), rc, out, err, want_rc=2)
         assert not os.path.exists(db), "a bad command line created the db"
+
+
+@case("binary@host-localhost-is-loopback")
+def host_localhost_is_loopback(exe):
+    with server(exe, ["--host", "localhost", "--port", "0", "--db", ":memory:"]) as s:
+        assert s.ready["url"] == "http://127.0.0.1:%d" % s.port, s.ready
+        assert request(s.port, "GET", "/__admin/health")[0] == 200
+        assert s.stop() == 0
 
 
 @case("binary@unusable-db-path")
