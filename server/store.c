@@ -1093,7 +1093,7 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 	int rc = 0;
 	if (only_org) {
 		const struct fixture_org *o = fixture_find_org(f, only_org);
-		rc = !o ? error_set(err, 404, "Org %s is not a fixture org", only_org)
+		rc = !o ? error_set(err, 400, "Org %s is not a fixture org", only_org)
 			: delete_org_data(s, only_org, err) || insert_org_data(s, o, o->id, err);
 	} else {
 		struct error e = {0};
@@ -1647,7 +1647,7 @@ int store_reset_org(struct store *s, const char *org_id, struct error *err)
 	lists_changed(s);
 	if (s->read_only)
 		return read_only_error(s, err);
-	if (fixture_org(s, org_id, 404, err) || atomic_begin(s, err))
+	if (fixture_org(s, org_id, 400, err) || atomic_begin(s, err))
 		return -1;
 	int rc = delete_org_data(s, org_id, err) || copy_org_data(s, org_id, org_id, err);
 	return atomic_end(s, rc ? -1 : 0, err);

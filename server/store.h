@@ -92,7 +92,8 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
 int store_reset(struct store *s, struct error *err);
 
 /* Puts one fixture org's segments and contacts back to the fixture state.
- * 404 "Org X is not a fixture org" otherwise. Atomic. */
+ * 400 "Org X is not a fixture org" otherwise (as for a copy: the org is named
+ * in the body, not the path). Atomic. */
 int store_reset_org(struct store *s, const char *org_id, struct error *err);
 
 /* Makes org new_id, with no parent and the API key api_key, holding a copy of

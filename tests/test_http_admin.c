@@ -530,17 +530,18 @@ static void reset_one_org_keeps_others(void)
 	test_server_stop(ts);
 }
 
-static void reset_unknown_org_not_found(void)
+/* 400, as POST /__admin/orgs {"from"} answers: the org is named in the body. */
+static void reset_unknown_org_400(void)
 {
 	struct test_server *ts = start();
-	refused(ts, "POST", NULL, "/__admin/reset", "{\"org_id\":\"org_nope\"}", 404,
+	refused(ts, "POST", NULL, "/__admin/reset", "{\"org_id\":\"org_nope\"}", 400,
 		"Org org_nope is not a fixture org");
 	/* An isolated org is not a fixture org either. */
 	char org[64], key[64], body[128], msg[128];
 	new_org(ts, "org_demo", org, key);
 	snprintf(body, sizeof body, "{\"org_id\":\"%s\"}", org);
 	snprintf(msg, sizeof msg, "Org %s is not a fixture org", org);
-	refused(ts, "POST", NULL, "/__admin/reset", body, 404, msg);
+	refused(ts, "POST", NULL, "/__admin/reset", body, 400, msg);
 	test_server_stop(ts);
 }
 
@@ -2345,7 +2346,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("admin@reset-restores-fixture-state", reset_restores_fixture_state),
 	TEST_CASE("admin@reset-with-empty-object", reset_with_empty_object),
 	TEST_CASE("admin@reset-one-org-keeps-others", reset_one_org_keeps_others),
-	TEST_CASE("admin@reset-unknown-org-not-found", reset_unknown_org_not_found),
+	TEST_CASE("admin@reset-unknown-org-400", reset_unknown_org_400),
 	TEST_CASE("admin@reset-refuses-unknown-field", reset_refuses_unknown_field),
 	TEST_CASE("admin@reset-refuses-non-string-org-id", reset_refuses_non_string_org_id),
 	/* isolated orgs */
