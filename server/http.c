@@ -610,12 +610,17 @@ static void check_headers(struct request *r)
 	struct header_count hc = {.name = MHD_HTTP_HEADER_AUTHORIZATION};
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &hc);
 	struct error err = {0};
+	/* A faulted request is the test's doing, not the client's: it does not count. */
+	int retry_after;
 	if (auth_check(app->auth, hc.value, hc.n, request_param(r, 0), r->org, &err)) {
+		/* [decided] A request refused for its key counts as well: Invent limits
+		 * per IP, so its limiter most likely runs before the key is looked at
+		 * (a NestJS throttler as a global guard). The 401 still answers. */
+		if (app->ratelimit && !r->faulted)
+			ratelimit_take(app->ratelimit, r->client, clock_now_ms(app->clock), &retry_after);
 		request_reply_error(r, &err);
 		return;
 	}
-	/* A faulted request is the test's doing, not the client's: it does not count. */
-	int retry_after;
 	if (app->ratelimit && !r->faulted &&
 	    !ratelimit_take(app->ratelimit, r->client, clock_now_ms(app->clock), &retry_after)) {
 		char v[16];

@@ -2147,6 +2147,23 @@ static void rate_limit_429_after_limit(void)
 	test_server_stop(ts);
 }
 
+/* Requests refused for their key count too (Invent limits per IP): five 401s
+ * use up the minute, and the next request with a good key is a 429. A bad key
+ * is still answered 401 past the limit (the key is checked first). */
+static void rate_limit_counts_bad_keys(void)
+{
+	struct test_server *ts = start_limited();
+	const char *h[] = {"Authorization: Bearer k x", NULL};
+	for (int i = 0; i < 4; i++)
+		expect_status(keyed(ts, "GET", "sk_nope", "/orgs/c/contacts?take=1", NULL), 401);
+	expect_status(req(ts, "GET", "/orgs/c/contacts?take=1", h, NULL), 401);
+	struct http_resp r = keyed(ts, "GET", "sk_test_demo", "/orgs/c/contacts?take=1", NULL);
+	check_429(&r, 45);
+	http_resp_cleanup(&r);
+	expect_status(keyed(ts, "GET", "sk_nope", "/orgs/c/contacts?take=1", NULL), 401);
+	test_server_stop(ts);
+}
+
 static void rate_limit_spares_admin_and_openapi(void)
 {
 	struct test_server *ts = start_limited();
@@ -2427,6 +2444,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("admin@seeded-servers-answer-identically", seeded_servers_answer_identically),
 	/* rate limit */
 	TEST_CASE("admin@rate-limit-429-after-limit", rate_limit_429_after_limit),
+	TEST_CASE("admin@rate-limit-counts-bad-keys", rate_limit_counts_bad_keys),
 	TEST_CASE("admin@rate-limit-spares-admin-and-openapi", rate_limit_spares_admin_and_openapi),
 	TEST_CASE("admin@rate-limit-refills-next-minute", rate_limit_refills_next_minute),
 	TEST_CASE("admin@rate-limit-faulted-request-not-counted", rate_limit_faulted_request_not_counted),
