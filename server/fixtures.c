@@ -654,8 +654,11 @@ int fixture_parse(const char *text, size_t len, const char *source, int64_t now_
 
 	f->source = xstrdup(source);
 	snprintf(f->hash, sizeof f->hash, "%016" PRIx64, fnv1a64(text, len));
-	if (json_strict_parse(text, len, &root, &jerr)) {
-		error_set(err, 0, "%s: file %s", source, jerr.msg);
+	if (json_strict_parse_path(text, len, &root, p, sizeof p, &jerr)) {
+		if (p[0])
+			error_set(err, 0, "%s: %s: is a duplicate key", source, p);
+		else
+			error_set(err, 0, "%s: file %s", source, jerr.msg);
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {

@@ -21,6 +21,12 @@ enum { JSON_STRICT_MAX_DEPTH = 64 };
  * at a time (the HTTP thread, or before it starts). */
 int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *err);
 
+/* As json_strict_parse; when the failure is a duplicate key, also writes the
+ * key's JSON path ("orgs[0].id") into dup_path (size bytes, cut to fit); else
+ * dup_path is "". */
+int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_path,
+			   size_t size, struct error *err);
+
 /* Number of Unicode code points in the valid UTF-8 string s. */
 size_t json_utf8_codepoints(const char *s);
 

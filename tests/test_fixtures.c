@@ -470,7 +470,10 @@ static void rejects_invalid_json(void)
 
 static void rejects_duplicate_key(void)
 {
-	expect_error("{'orgs':[{'id':'a','id':'b'}]}", "t.json: file has a duplicate key \"id\"");
+	expect_error("{'orgs':[{'id':'a','id':'b'}]}", "t.json: orgs[0].id: is a duplicate key");
+	expect_error("{'orgs':[],'orgs':[]}", "t.json: orgs: is a duplicate key");
+	expect_error("{'orgs':[{'id':'a','contacts':[{'id':'c'},{'id':'d','name':'x','name':'y'}]}]}",
+		     "t.json: orgs[0].contacts[1].name: is a duplicate key");
 }
 
 static void rejects_invalid_utf8(void)
