@@ -496,6 +496,51 @@ static void reset_with_empty_object(void)
 	reset_restores("{}");
 }
 
+/* A plain reset leaves faults, the clock and the journal; {"everything":true}
+ * puts them back to the start state with the data. */
+static void reset_everything_restores_start_state(void)
+{
+	struct test_server *ts = test_server_start(NULL, "--clock", "2030-01-01T00:00:00.000Z", NULL);
+	expect_status(test_patch(ts, "sk_test_demo", "/orgs/c/contacts/ct_ada", "{\"name\":\"X\"}"),
+		      200);
+	add_fault(ts, "{\"path\":\"/nowhere\",\"status\":503,\"times\":0}");
+	post_clock(ts, "{\"advance_ms\":60000}", "{\"now\":\"2030-01-01T00:01:00.000Z\",\"frozen\":true}");
+	expect_status(admin(ts, "POST", "/__admin/reset", NULL), 200);
+	check_admin_name(ts, "org_demo", "ct_ada", "Ada Lovelace");
+	check_journal_count(ts, NULL, 1);
+	struct http_resp r = admin(ts, "GET", "/__admin/faults", NULL);
+	CHECK(strcmp(r.body, "[]"));
+	http_resp_cleanup(&r);
+
+	expect_status(test_patch(ts, "sk_test_demo", "/orgs/c/contacts/ct_ada", "{\"name\":\"Y\"}"),
+		      200);
+	expect_status(admin(ts, "POST", "/__admin/reset", "{\"everything\":true}"), 200);
+	check_admin_name(ts, "org_demo", "ct_ada", "Ada Lovelace");
+	check_journal_count(ts, NULL, 0);
+	r = admin(ts, "GET", "/__admin/faults", NULL);
+	check_exact(&r, 200, "[]");
+	http_resp_cleanup(&r);
+	r = admin(ts, "GET", "/__admin/clock", NULL);
+	check_exact(&r, 200, "{\"now\":\"2030-01-01T00:00:00.000Z\",\"frozen\":true}");
+	http_resp_cleanup(&r);
+
+	refused(ts, "POST", NULL, "/__admin/reset", "{\"everything\":true,\"org_id\":\"org_demo\"}",
+		400, "everything resets the whole server: it cannot go with org_id");
+	refused(ts, "POST", NULL, "/__admin/reset", "{\"everything\":1}", 400,
+		"everything must be a boolean");
+	test_server_stop(ts);
+
+	/* Without --clock, the clock goes back to real time. */
+	ts = test_server_start(NULL, NULL);
+	post_clock(ts, "{\"frozen_at\":\"2030-01-01T00:00:00Z\"}",
+		   "{\"now\":\"2030-01-01T00:00:00.000Z\",\"frozen\":true}");
+	expect_status(admin(ts, "POST", "/__admin/reset", "{\"everything\":true}"), 200);
+	cJSON *c = call_json(ts, "GET", NULL, "/__admin/clock", NULL, 200);
+	CHECK(cJSON_IsFalse(field(c, "frozen")));
+	cJSON_Delete(c);
+	test_server_stop(ts);
+}
+
 static void reset_one_org_keeps_others(void)
 {
 	struct test_server *ts = start();
@@ -2362,6 +2407,7 @@ static const struct test_case cases[] = {
 	/* reset */
 	TEST_CASE("admin@reset-restores-fixture-state", reset_restores_fixture_state),
 	TEST_CASE("admin@reset-with-empty-object", reset_with_empty_object),
+	TEST_CASE("admin@reset-everything-restores-start-state", reset_everything_restores_start_state),
 	TEST_CASE("admin@reset-one-org-keeps-others", reset_one_org_keeps_others),
 	TEST_CASE("admin@reset-unknown-org-400", reset_unknown_org_400),
 	TEST_CASE("admin@reset-refuses-unknown-field", reset_refuses_unknown_field),
