@@ -298,12 +298,30 @@ static int journal_filter(struct request *r, struct journal_filter *f, struct er
 	return 0;
 }
 
+static size_t journal_piece(void *cursor, char *buf, size_t max)
+{
+	return journal_cursor_read(cursor, buf, max);
+}
+
+static void journal_cursor_done(void *cursor)
+{
+	journal_cursor_free(cursor);
+}
+
 static void requests(struct request *r, bool count)
 {
 	struct journal_filter f;
 	struct error err = {0};
 	if (journal_filter(r, &f, &err)) {
 		request_reply_error(r, &err);
+		return;
+	}
+	if (!count) {
+		/* Streamed: the whole journal (10,000 entries by default, each up
+		 * to 128 KiB) built as one answer held the journal's lock, and the
+		 * HTTP thread, for as long as that took, and its memory at once. */
+		struct journal_cursor *c = journal_cursor_new(request_app(r)->journal, &f);
+		request_reply_stream(r, 200, journal_piece, c, journal_cursor_done);
 		return;
 	}
 	size_t len;

@@ -92,6 +92,7 @@ struct request {
 	int status;
 	char *resp;
 	size_t resp_len;
+	struct stream *stream; /* the body in pieces, until libmicrohttpd takes it */
 	const char *allow; /* Allow header for 405 */
 	char *headers[8];  /* extra answer headers: name, value, name, value... */
 	size_t n_headers;
@@ -193,13 +194,51 @@ void *request_data(const struct request *r)
 	return r->data;
 }
 
+enum { STREAM_PIECE_MAX = 32 * 1024 }; /* bytes asked of a stream at a time */
+
+struct stream {
+	size_t (*fill)(void *cls, char *buf, size_t max);
+	void *cls;
+	void (*free_cls)(void *cls);
+};
+
+static void stream_free(void *p)
+{
+	struct stream *s = p;
+	if (s && s->free_cls)
+		s->free_cls(s->cls);
+	free(s);
+}
+
 void request_reply(struct request *r, int status, char *body, size_t len)
 {
 	free(r->resp);
+	stream_free(r->stream);
+	r->stream = NULL;
 	r->status = status;
 	r->resp = body;
 	r->resp_len = len;
 	r->replied = true;
+}
+
+/* libmicrohttpd asks for the next piece when the socket can take it, so a
+ * slow reader holds no more than a piece, and other connections are served
+ * between two pieces. */
+static ssize_t stream_piece(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct stream *s = cls;
+	size_t n = s->fill(s->cls, buf, max);
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+void request_reply_stream(struct request *r, int status,
+			  size_t (*fill)(void *cls, char *buf, size_t max), void *cls,
+			  void (*free_cls)(void *cls))
+{
+	request_reply(r, status, NULL, 0);
+	r->stream = xmalloc(sizeof *r->stream);
+	*r->stream = (struct stream){fill, cls, free_cls};
 }
 
 void request_reply_error(struct request *r, const struct error *err)
@@ -411,10 +450,14 @@ static enum MHD_Result send_reply(struct request *r)
 	}
 	journal_request(r);
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+		r->stream ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_PIECE_MAX,
+							      stream_piece, r->stream, stream_free)
+			  : MHD_create_response_from_buffer(r->resp_len, r->resp,
+							    MHD_RESPMEM_MUST_FREE);
 	if (!resp)
 		return MHD_NO;
 	r->resp = NULL; /* libmicrohttpd frees it with the response */
+	r->stream = NULL;
 	if (r->status != 204)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (r->allow)
@@ -933,6 +976,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		free(r->query_values[i]);
 	free(r->body);
 	free(r->resp);
+	stream_free(r->stream);
 	free(r->path);
 	free(r);
 	if (!counted)
