@@ -24,6 +24,7 @@
 struct admin_op {
 	char org_id[IDS_MAX], api_key[IDS_MAX];
 	char *reset_org;
+	bool everything; /* reset: faults, clock and journal too */
 	struct contact contact;
 	int64_t orgs, contacts;
 	double duration_ms;
@@ -164,6 +165,19 @@ static int reset_run(struct store *s, struct request *r, struct error *err)
 static void reset_reply(struct request *r)
 {
 	struct admin_op *op = request_data(r);
+	if (op->everything) {
+		/* The rest of the start state, once the data is back: no fault rule
+		 * (and no delay left running), the clock as the command line set it,
+		 * an empty journal. */
+		struct app *app = request_app(r);
+		faults_clear(app->faults);
+		http_end_delays(app->http);
+		if (app->config->clock_frozen)
+			clock_freeze(app->clock, app->config->clock_ms);
+		else
+			clock_set_real(app->clock);
+		journal_clear(app->journal);
+	}
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "duration_ms", round(op->duration_ms * 1000) / 1000);
 	reply_json(r, 200, o);
@@ -172,14 +186,25 @@ static void reset_reply(struct request *r)
 void admin_reset(struct request *r)
 {
 	struct admin_op *op = op_new(r);
-	static const char *const fields[] = {"org_id", NULL};
-	const cJSON *body = request_json(r), *org;
+	static const char *const fields[] = {"org_id", "everything", NULL};
+	const cJSON *body = request_json(r), *org, *all;
 	struct error err = {0};
 	if (only_fields(body, fields, &err)) {
 		request_reply_error(r, &err);
 		return;
 	}
+	if ((all = cJSON_GetObjectItemCaseSensitive(body, "everything"))) {
+		if (!cJSON_IsBool(all)) {
+			reply_err(r, 400, "everything must be a boolean");
+			return;
+		}
+		op->everything = cJSON_IsTrue(all);
+	}
 	if ((org = cJSON_GetObjectItemCaseSensitive(body, "org_id")) && !cJSON_IsNull(org)) {
+		if (op->everything) {
+			reply_err(r, 400, "everything resets the whole server: it cannot go with org_id");
+			return;
+		}
 		if (!cJSON_IsString(org)) {
 			reply_err(r, 400, "org_id must be a string");
 			return;
@@ -309,12 +334,30 @@ static int journal_filter(struct request *r, struct journal_filter *f, struct er
 	return 0;
 }
 
+static size_t journal_piece(void *cursor, char *buf, size_t max)
+{
+	return journal_cursor_read(cursor, buf, max);
+}
+
+static void journal_cursor_done(void *cursor)
+{
+	journal_cursor_free(cursor);
+}
+
 static void requests(struct request *r, bool count)
 {
 	struct journal_filter f;
 	struct error err = {0};
 	if (journal_filter(r, &f, &err)) {
 		request_reply_error(r, &err);
+		return;
+	}
+	if (!count) {
+		/* Streamed: the whole journal (10,000 entries by default, each up
+		 * to 128 KiB) built as one answer held the journal's lock, and the
+		 * HTTP thread, for as long as that took, and its memory at once. */
+		struct journal_cursor *c = journal_cursor_new(request_app(r)->journal, &f);
+		request_reply_stream(r, 200, journal_piece, c, journal_cursor_done);
 		return;
 	}
 	size_t len;

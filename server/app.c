@@ -12,8 +12,33 @@
 #include "store.h"
 #include "xalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+/* [decided] A database loaded from other fixtures than the ones given (or from
+ * unrecorded ones: a file made before schema version 3) is loaded over with the
+ * ones given, saying so on stderr, rather than served as it is or refused: the
+ * file named on the command line (or the built-in demo when none is) is what
+ * the user asked for, and someone who edits a fixture file and starts again
+ * means to see the edit. State kept across restarts is kept only while the
+ * fixtures stay the same. Returns 1 when the data must be loaded, 0 when it
+ * matches, -1 with err on a database failure. */
+static int app_fixture_differs(struct app *a, struct error *err)
+{
+	char stored[17];
+	if (store_fixture_hash(a->store, stored, err))
+		return -1;
+	if (!strcmp(stored, a->fixture->hash))
+		return 0;
+	fprintf(stderr,
+		"invent-mock: %s holds data from other fixtures (hash %s) than %s (hash %s): "
+		"loading %s over it\n",
+		a->config->db_path, stored[0] ? stored : "not recorded", a->fixture->source,
+		a->fixture->hash, a->fixture->source);
+	return 1;
+}
 
 int app_start(const struct config *cfg, struct app **out, struct error *err)
 {
@@ -42,8 +67,12 @@ int app_start(const struct config *cfg, struct app **out, struct error *err)
 	bool empty;
 	if (store_open(&so, &a->store, &empty, err))
 		goto fail;
+	int differs = (empty || cfg->reset) ? 1 : app_fixture_differs(a, err);
+	if (differs < 0)
+		goto fail;
+	bool load = differs;
 	struct error e = {0};
-	if (store_set_fixture(a->store, a->fixture, empty || cfg->reset, &e)) {
+	if (store_set_fixture(a->store, a->fixture, load, &e)) {
 		error_set(err, 0, "cannot load fixtures from %s into %s: %s", a->fixture->source,
 			  cfg->db_path, e.msg);
 		goto fail;

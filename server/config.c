@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "xalloc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -132,10 +133,20 @@ static int apply(struct config *c, enum opt_id id, const char *val, const char *
 	unsigned long long n;
 	bool b;
 	switch (id) {
-	case O_HOST:
+	case O_HOST: {
+		/* An address, checked here so a bad one is a bad flag (exit 2), not a
+		 * failure to listen; "localhost" is its IPv4 loopback, without a
+		 * resolver (a name could stand for several addresses). */
+		unsigned char a[sizeof(struct in6_addr)];
+		if (!strcasecmp(val, "localhost"))
+			val = "127.0.0.1";
+		else if (inet_pton(AF_INET, val, a) != 1 && inet_pton(AF_INET6, val, a) != 1)
+			return error_set(err, 0, "%s: \"%s\" is not an IPv4 or IPv6 address, or localhost",
+					 origin, val);
 		free(c->host);
 		c->host = xstrdup(val);
 		return 0;
+	}
 	case O_PORT:
 		if (parse_uint(val, 65535, &n))
 			return error_set(err, 0, "%s: \"%s\" is not a port number (0 to 65535)", origin, val);

@@ -1,12 +1,15 @@
 /* See errors.h. */
 #include "errors.h"
 
+#include "json_strict.h"
 #include "xalloc.h"
 
 #include <cjson/cJSON.h>
+#include <microhttpd.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int error_set(struct error *err, int status, const char *fmt, ...)
@@ -28,6 +31,7 @@ int error_set(struct error *err, int status, const char *fmt, ...)
 const char *error_reason_phrase(int status)
 {
 	switch (status) {
+	case 100: return "Continue";
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
@@ -76,12 +80,35 @@ const char *error_reason_phrase(int status)
 	}
 }
 
+/* libmicrohttpd 0.9.75 writes its own table's phrase in the status line (413
+ * "Content Too Large", RFC 9110's), so a 413 said one thing there and another
+ * in its envelope. It has no option for a phrase of the caller's, but it looks
+ * its table up through these two exported functions, called by way of its PLT:
+ * defining them here puts the contract's phrase in every status line. Statuses
+ * below 400 that this table does not list (none is ever sent) keep length 0,
+ * which libmicrohttpd writes as "Non-Standard Status". */
+const char *MHD_get_reason_phrase_for(unsigned int code)
+{
+	return error_reason_phrase((int)code);
+}
+
+size_t MHD_get_reason_phrase_len_for(unsigned int code)
+{
+	if (code < 400 && code != 100 && code != 200 && code != 201 && code != 204)
+		return 0;
+	return strlen(error_reason_phrase((int)code));
+}
+
 char *error_envelope(int status, const char *message, size_t *len)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "statusCode", status);
 	cJSON_AddStringToObject(o, "error", error_reason_phrase(status));
-	cJSON_AddStringToObject(o, "message", message);
+	/* Messages may quote the request (a path, a query value): its bytes that
+	 * are not UTF-8 read as U+FFFD, so every answer is UTF-8. */
+	char *fixed = json_utf8_fix(message);
+	cJSON_AddStringToObject(o, "message", fixed ? fixed : message);
+	free(fixed);
 	char *s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (len)

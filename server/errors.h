@@ -17,8 +17,9 @@ struct error {
 int error_set(struct error *err, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* The contract's reason phrase for an HTTP status ("Payload Too Large" for 413:
- * libmicrohttpd's own table differs). Never NULL. */
+/* The contract's reason phrase for an HTTP status ("Payload Too Large" for 413),
+ * in the envelope and, through errors.c's MHD_get_reason_phrase_for, in the
+ * status line too. Never NULL. */
 const char *error_reason_phrase(int status);
 
 /* Renders {"statusCode":N,"error":"<phrase>","message":"<message>"} into a fresh

@@ -434,10 +434,19 @@ static int parse_contact(struct loader *ld, struct org_scope *scope, const cJSON
 		return fail(ld, path, "unsubscribe_feedback",
 			    "must be null when unsubscribed is false");
 	if (get_time(ld, obj, path, "created_at", ld->now_ms, &c->created_at) ||
-	    get_time(ld, obj, path, "updated_at", c->created_at, &c->updated_at) ||
 	    get_flag_time(ld, obj, path, "blocked_at", c->blocked, "blocked", &c->blocked_at) ||
 	    get_flag_time(ld, obj, path, "unsubscribed_at", c->unsubscribed, "unsubscribed",
 			  &c->unsubscribed_at))
+		return -1;
+	/* A missing updated_at is the contact's latest change: a blocked_at or
+	 * unsubscribed_at (given, or the load time) after created_at, so that
+	 * neither is ever after updated_at, as the API never lets them be. */
+	int64_t latest = c->created_at;
+	if (c->blocked_at != MODEL_NO_TIME && c->blocked_at > latest)
+		latest = c->blocked_at;
+	if (c->unsubscribed_at != MODEL_NO_TIME && c->unsubscribed_at > latest)
+		latest = c->unsubscribed_at;
+	if (get_time(ld, obj, path, "updated_at", latest, &c->updated_at))
 		return -1;
 
 	const cJSON *arr = NULL;
@@ -654,8 +663,11 @@ int fixture_parse(const char *text, size_t len, const char *source, int64_t now_
 
 	f->source = xstrdup(source);
 	snprintf(f->hash, sizeof f->hash, "%016" PRIx64, fnv1a64(text, len));
-	if (json_strict_parse(text, len, &root, &jerr)) {
-		error_set(err, 0, "%s: file %s", source, jerr.msg);
+	if (json_strict_parse_path(text, len, &root, p, sizeof p, &jerr)) {
+		if (p[0])
+			error_set(err, 0, "%s: %s: is a duplicate key", source, p);
+		else
+			error_set(err, 0, "%s: file %s", source, jerr.msg);
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {

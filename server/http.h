@@ -53,6 +53,14 @@ void *request_data(const struct request *r);
 
 /* Answers status with body (a heap string the request takes over; JSON). */
 void request_reply(struct request *r, int status, char *body, size_t len);
+/* Answers status with a JSON body written a piece at a time: fill(cls, buf, max)
+ * writes up to max bytes and returns how many, 0 at the end (sent chunked).
+ * fill runs on an HTTP thread, between other connections' work, for as long as
+ * the client reads; free_cls(cls) (may be NULL) runs once the answer is done
+ * with, sent or not. The request takes cls over. */
+void request_reply_stream(struct request *r, int status,
+			  size_t (*fill)(void *cls, char *buf, size_t max), void *cls,
+			  void (*free_cls)(void *cls));
 /* Answers with the error envelope for err->status and err->msg. */
 void request_reply_error(struct request *r, const struct error *err);
 

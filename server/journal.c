@@ -15,6 +15,7 @@
 #include "journal.h"
 
 #include "clock.h"
+#include "json_strict.h"
 #include "xalloc.h"
 
 #include <cjson/cJSON.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 enum {
@@ -489,7 +491,8 @@ static bool matches(const struct slot *s, const struct journal_filter *f)
 {
 	const char *method = s->keys, *path = method + strlen(method) + 1,
 		   *org = path + strlen(path) + 1;
-	if (f->method && strcmp(f->method, method))
+	/* Methods are upper case by convention only; ?method=patch means PATCH. */
+	if (f->method && strcasecmp(f->method, method))
 		return false;
 	/* fnmatch without FNM_PATHNAME: '*' also spans '/'. */
 	if (f->path && fnmatch(f->path, path, 0))
@@ -503,9 +506,20 @@ static bool matches(const struct slot *s, const struct journal_filter *f)
 	return true;
 }
 
+/* Requests may hold any bytes (a body that is not UTF-8 is a 400 the journal
+ * still records); cJSON would print them as they are, and the answer would not
+ * be UTF-8. Bytes outside a valid sequence read as U+FFFD. */
+static cJSON *text_item(const char *v)
+{
+	char *fixed = json_utf8_fix(v);
+	cJSON *item = cJSON_CreateString(fixed ? fixed : v);
+	free(fixed);
+	return item;
+}
+
 static void add_text(cJSON *o, const char *key, const char *v)
 {
-	cJSON_AddItemToObject(o, key, v ? cJSON_CreateString(v) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, key, v ? text_item(v) : cJSON_CreateNull());
 }
 
 /* contact_before and contact_after of an entry that changed a contact: the
@@ -545,15 +559,18 @@ static cJSON *entry_json(const struct slot *s, const char *const *field)
 	cJSON *h = cJSON_AddObjectToObject(o, "request_headers");
 	for (const char *k = field[F_HEADERS]; k && *k;) {
 		const char *v = k + strlen(k) + 1;
-		cJSON *old = cJSON_GetObjectItemCaseSensitive(h, k);
+		char *name = json_utf8_fix(k);
+		const char *key = name ? name : k;
+		cJSON *old = cJSON_GetObjectItemCaseSensitive(h, key);
 		if (old) {
 			/* A header sent twice reads as one, values joined (RFC 9110 5.3). */
 			char *joined = xasprintf("%s, %s", old->valuestring, v);
-			cJSON_ReplaceItemInObjectCaseSensitive(h, k, cJSON_CreateString(joined));
+			cJSON_ReplaceItemInObjectCaseSensitive(h, key, text_item(joined));
 			free(joined);
 		} else {
-			cJSON_AddStringToObject(h, k, v);
+			cJSON_AddItemToObject(h, key, text_item(v));
 		}
+		free(name);
 		k = v + strlen(v) + 1;
 	}
 	add_text(o, "request_body", field[F_REQUEST_BODY]);
@@ -564,37 +581,175 @@ static cJSON *entry_json(const struct slot *s, const char *const *field)
 	return o;
 }
 
+/* Reading the journal a piece at a time. Each step holds the lock for one
+ * entry, or for a bounded scan past entries the filters leave out, so that
+ * requests recording themselves meanwhile wait for no more than that; and only
+ * one rendered entry is held at a time, whatever the journal holds. The read
+ * starts from the newest entry when the cursor is made and goes by id, so
+ * entries added during it are not in it, and ones dropped during it (the ring
+ * wrapping, a clear) are skipped. */
+enum { CURSOR_SCAN_MAX = 512 }; /* slots looked at per hold of the lock */
+
+struct journal_cursor {
+	struct journal *j;
+	struct journal_filter f; /* its strings are the three below */
+	char *method, *path, *org_id;
+	int64_t below_id;	 /* the next entry has an id below this */
+	size_t n;		 /* entries given so far */
+	enum { CUR_OPEN, CUR_ENTRIES, CUR_CLOSED } state;
+	char *rec;
+	size_t rec_cap;
+	char *text; /* rendered and not yet handed out: text[off..len) */
+	size_t off, len;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct journal_cursor *journal_cursor_new(struct journal *j, const struct journal_filter *f)
+{
+	struct journal_cursor *c = xcalloc(1, sizeof *c);
+	c->j = j;
+	c->f = *f;
+	c->f.method = c->method = dup_or_null(f->method);
+	c->f.path = c->path = dup_or_null(f->path);
+	c->f.org_id = c->org_id = dup_or_null(f->org_id);
+	pthread_mutex_lock(&j->lock);
+	c->below_id = j->next_id;
+	pthread_mutex_unlock(&j->lock);
+	return c;
+}
+
+void journal_cursor_free(struct journal_cursor *c)
+{
+	if (!c)
+		return;
+	free(c->method);
+	free(c->path);
+	free(c->org_id);
+	free(c->rec);
+	free(c->text);
+	free(c);
+}
+
+/* The index of the newest slot with an id below id, or -1; ids grow with the
+ * index. With the lock held. */
+static long newest_below(struct journal *j, int64_t id)
+{
+	size_t lo = 0, hi = j->count; /* answer in [lo, hi) - 1 */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (slot_at(j, mid)->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (long)lo - 1;
+}
+
+/* Renders the next matching entry into c->text; false when there is none left
+ * (or, for a bounded scan that found none, true with c->len 0: call again). */
+static bool cursor_next(struct journal_cursor *c)
+{
+	struct journal *j = c->j;
+	c->off = c->len = 0;
+	if (c->f.limit && c->n == c->f.limit)
+		return false;
+	cJSON *entry = NULL;
+	pthread_mutex_lock(&j->lock);
+	long i = newest_below(j, c->below_id);
+	for (int scanned = 0; i >= 0 && scanned < CURSOR_SCAN_MAX && !entry; i--, scanned++) {
+		const struct slot *s = slot_at(j, (size_t)i);
+		c->below_id = s->id;
+		if (!matches(s, &c->f))
+			continue;
+		if (s->len > c->rec_cap) {
+			c->rec_cap = s->len;
+			c->rec = xrealloc(c->rec, c->rec_cap);
+		}
+		const char *field[F__COUNT] = {0};
+		if (read_record(j, s, c->rec) || !record_decode(c->rec, s->len, field))
+			memset(field, 0, sizeof field); /* unreadable: its bulk shows as null */
+		entry = entry_json(s, field);
+	}
+	bool more = entry || i >= 0;
+	pthread_mutex_unlock(&j->lock);
+	if (!entry)
+		return more;
+	/* Rendered outside the lock: the tree holds copies. */
+	char *text = cJSON_PrintUnformatted(entry);
+	cJSON_Delete(entry);
+	size_t n = strlen(text);
+	free(c->text);
+	c->text = xmalloc(n + 2);
+	c->text[0] = ',';
+	memcpy(c->text + 1, text, n + 1);
+	free(text);
+	c->off = c->n == 0; /* no comma before the first */
+	c->len = n + 1;
+	c->n++;
+	return true;
+}
+
+size_t journal_cursor_read(struct journal_cursor *c, char *buf, size_t max)
+{
+	size_t got = 0;
+	while (got < max) {
+		if (c->off < c->len) {
+			size_t k = c->len - c->off < max - got ? c->len - c->off : max - got;
+			memcpy(buf + got, c->text + c->off, k);
+			c->off += k;
+			got += k;
+			continue;
+		}
+		if (c->state == CUR_CLOSED)
+			break;
+		if (c->state == CUR_OPEN) {
+			buf[got++] = '[';
+			c->state = CUR_ENTRIES;
+			continue;
+		}
+		/* One entry per call at most, so that a call stays short. */
+		if (got > 0 && c->n > 0)
+			break;
+		while (cursor_next(c) && c->len == 0)
+			;
+		if (c->len == 0) {
+			buf[got++] = ']';
+			c->state = CUR_CLOSED;
+		}
+	}
+	return got;
+}
+
 char *journal_query(struct journal *j, const struct journal_filter *f, bool count_only, size_t *len)
 {
-	cJSON *out = count_only ? cJSON_CreateObject() : cJSON_CreateArray();
+	if (!count_only) {
+		struct journal_cursor *c = journal_cursor_new(j, f);
+		size_t cap = 4096, n = 0, k;
+		char *text = xmalloc(cap);
+		while ((k = journal_cursor_read(c, text + n, cap - n - 1)) > 0) {
+			n += k;
+			if (cap - n < 1024)
+				text = xrealloc(text, cap *= 2);
+		}
+		journal_cursor_free(c);
+		text[n] = '\0';
+		*len = n;
+		return text;
+	}
 	size_t n = 0;
-	char *rec = NULL;
-	size_t rec_cap = 0;
 	pthread_mutex_lock(&j->lock);
 	for (size_t i = j->count; i-- > 0;) {
 		if (f->limit && n == f->limit)
 			break;
-		const struct slot *s = slot_at(j, i);
-		if (!matches(s, f))
-			continue;
-		n++;
-		if (count_only)
-			continue;
-		if (s->len > rec_cap) {
-			rec_cap = s->len;
-			rec = xrealloc(rec, rec_cap);
-		}
-		const char *field[F__COUNT] = {0};
-		if (read_record(j, s, rec) || !record_decode(rec, s->len, field))
-			memset(field, 0, sizeof field); /* unreadable: its bulk shows as null */
-		cJSON_AddItemToArray(out, entry_json(s, field));
+		if (matches(slot_at(j, i), f))
+			n++;
 	}
 	pthread_mutex_unlock(&j->lock);
-	free(rec);
-	if (count_only)
-		cJSON_AddNumberToObject(out, "count", (double)n);
-	char *text = cJSON_PrintUnformatted(out);
-	cJSON_Delete(out);
+	char *text = xasprintf("{\"count\":%zu}", n);
 	*len = strlen(text);
 	return text;
 }

@@ -51,7 +51,7 @@ void journal_free(struct journal *j);
 void journal_add(struct journal *j, const struct journal_entry *e);
 
 struct journal_filter {
-	const char *method;  /* exact, NULL: any */
+	const char *method;  /* exact but for case, NULL: any */
 	const char *path;    /* exact, or a pattern with '*'; NULL: any */
 	int status;	     /* 0: any */
 	const char *org_id;  /* NULL: any */
@@ -61,8 +61,21 @@ struct journal_filter {
 };
 
 /* The matching entries, newest first, as a JSON array (count_only: {"count":N})
- * in a fresh heap string; *len its length. */
+ * in a fresh heap string; *len its length. Builds the whole answer: for a
+ * large journal, read it with a cursor instead. */
 char *journal_query(struct journal *j, const struct journal_filter *f, bool count_only, size_t *len);
+
+/* A read of the entries matching f, newest first, as the text of a JSON array
+ * handed out a piece at a time, in bounded memory and holding the journal's
+ * lock for one entry at a time (journal.c says what it sees of entries added
+ * or dropped meanwhile). f is copied. Never NULL; free with
+ * journal_cursor_free (NULL is fine), before the journal. */
+struct journal_cursor *journal_cursor_new(struct journal *j, const struct journal_filter *f);
+
+/* Writes the next bytes of the array, at most max (max >= 1), into buf;
+ * returns how many, 0 once it is all out. A call renders at most one entry. */
+size_t journal_cursor_read(struct journal_cursor *c, char *buf, size_t max);
+void journal_cursor_free(struct journal_cursor *c);
 
 void journal_clear(struct journal *j);
 

@@ -6,6 +6,7 @@
 #include "xalloc.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,32 @@ int json_utf8_valid(const char *buf, size_t len, size_t *bad_at)
 		i += n;
 	}
 	return 1;
+}
+
+char *json_utf8_fix(const char *s)
+{
+	size_t len = strlen(s), bad;
+	if (json_utf8_valid(s, len, &bad))
+		return NULL;
+	/* U+FFFD is 3 bytes: at most three times the length. */
+	char *out = xmalloc(3 * len + 1), *o = out;
+	memcpy(o, s, bad);
+	o += bad;
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = bad; i < len;) {
+		size_t n = utf8_seq(u + i, len - i);
+		if (n) {
+			memcpy(o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 size_t json_utf8_codepoints(const char *s)
@@ -283,14 +310,29 @@ static int cmp_key(const void *a, const void *b)
 	return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
 }
 
-/* Sorting the keys keeps this O(n log n) for an object with many keys. */
-static const char *find_duplicate(const cJSON *v)
+/* Appends ".key" (or "key" at the start) or "[i]" to path[0..at), cut to fit
+ * size; returns the new length. */
+static size_t path_push(char *path, size_t size, size_t at, const cJSON *parent,
+			const cJSON *c, size_t i)
+{
+	if (!path || at >= size)
+		return at;
+	int n = cJSON_IsArray(parent) ? snprintf(path + at, size - at, "[%zu]", i)
+				      : snprintf(path + at, size - at, "%s%.100s", at ? "." : "",
+						 c->string);
+	return n < 0 ? at : at + (size_t)n < size ? at + (size_t)n : size - 1;
+}
+
+/* Sorting the keys keeps this O(n log n) for an object with many keys. With
+ * path (size bytes, may be NULL), the JSON path of the duplicate key goes
+ * there, written from path[at] on. */
+static const char *find_duplicate(const cJSON *v, char *path, size_t size, size_t at)
 {
 	if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
 		return NULL;
 	size_t n = 0;
 	for (const cJSON *c = v->child; c; c = c->next) {
-		const char *d = find_duplicate(c);
+		const char *d = find_duplicate(c, path, size, path_push(path, size, at, v, c, n));
 		if (d)
 			return d;
 		n++;
@@ -306,12 +348,22 @@ static const char *find_duplicate(const cJSON *v)
 	for (i = 1; i < n && !dup; i++)
 		if (!strcmp(keys[i - 1]->string, keys[i]->string))
 			dup = keys[i]->string;
+	if (dup)
+		path_push(path, size, at, v, keys[i - 1], 0);
 	free(keys);
 	return dup;
 }
 
 int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *err)
 {
+	return json_strict_parse_path(buf, len, out, NULL, 0, err);
+}
+
+int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_path,
+			   size_t size, struct error *err)
+{
+	if (dup_path && size)
+		dup_path[0] = '\0';
 	if (prescan(buf, len, err))
 		return -1;
 	/* cJSON wants the NUL inside the length when it must check for trailing text.
@@ -321,7 +373,7 @@ int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *er
 	if (!v)
 		return error_set(err, 400, "is not valid JSON (at byte %zu)",
 				 end ? (size_t)(end - buf) : 0);
-	const char *dup = find_duplicate(v);
+	const char *dup = find_duplicate(v, size ? dup_path : NULL, size, 0);
 	if (dup) {
 		error_set(err, 400, "has a duplicate key \"%.200s\"", dup);
 		cJSON_Delete(v);

@@ -21,9 +21,20 @@ enum { JSON_STRICT_MAX_DEPTH = 64 };
  * at a time (the HTTP thread, or before it starts). */
 int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *err);
 
+/* As json_strict_parse; when the failure is a duplicate key, also writes the
+ * key's JSON path ("orgs[0].id") into dup_path (size bytes, cut to fit); else
+ * dup_path is "". */
+int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_path,
+			   size_t size, struct error *err);
+
 /* Number of Unicode code points in the valid UTF-8 string s. */
 size_t json_utf8_codepoints(const char *s);
 
 /* Returns 1 if buf[0..len) is valid UTF-8 in the strict sense above, else 0,
  * with *bad_at (if not NULL) the offset of the first bad byte. */
 int json_utf8_valid(const char *buf, size_t len, size_t *bad_at);
+
+/* NULL if the string s is valid UTF-8; otherwise a fresh heap string (free())
+ * holding s with every byte that is not part of a valid sequence replaced by
+ * U+FFFD, so that text taken from a request can go into an answer. */
+char *json_utf8_fix(const char *s);

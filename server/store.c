@@ -378,6 +378,7 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out, struct error *e
 static const char *const migrations[] = {
 	embedded_schema_sql,	/* to version 1 */
 	embedded_migration_002, /* to version 2 */
+	embedded_migration_003, /* to version 3 */
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
@@ -1081,6 +1082,25 @@ static int delete_org_data(struct store *s, const char *org_id, struct error *er
 	return 0;
 }
 
+/* Records which file the data comes from (the row travels with resets, which
+ * copy the whole fixture database). */
+static int set_fixture_row(struct store *s, const struct fixture *f, struct error *err)
+{
+	struct error e = {0};
+	sqlite3_stmt *st = NULL;
+	if (exec_sql(s->db, "DELETE FROM fixture", &e))
+		return error_set(err, e.status, "%s", e.msg);
+	int rc = sqlite3_prepare_v2(s->db, "INSERT INTO fixture (hash, source) VALUES (?1, ?2)", -1,
+				    &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, f->hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, f->source, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
 int store_load_fixture(struct store *s, const struct fixture *f, const char *only_org,
 		       struct error *err)
 {
@@ -1090,7 +1110,7 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 	int rc = 0;
 	if (only_org) {
 		const struct fixture_org *o = fixture_find_org(f, only_org);
-		rc = !o ? error_set(err, 404, "Org %s is not a fixture org", only_org)
+		rc = !o ? error_set(err, 400, "Org %s is not a fixture org", only_org)
 			: delete_org_data(s, only_org, err) || insert_org_data(s, o, o->id, err);
 	} else {
 		struct error e = {0};
@@ -1098,8 +1118,24 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 			rc = error_set(err, e.status, "%s", e.msg);
 		for (size_t i = 0; !rc && i < f->n_orgs; i++)
 			rc = insert_org(s, &f->orgs[i], err);
+		if (!rc)
+			rc = set_fixture_row(s, f, err);
 	}
 	return atomic_end(s, rc ? -1 : 0, err);
+}
+
+int store_fixture_hash(struct store *s, char out[17], struct error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT hash FROM fixture", -1, &st, NULL);
+	out[0] = '\0';
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *h = sqlite3_column_text(st, 0);
+		snprintf(out, 17, "%s", h ? (const char *)h : "");
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
 }
 
 /* --- Lists and the companion endpoints --- */
@@ -1636,7 +1672,7 @@ int store_reset_org(struct store *s, const char *org_id, struct error *err)
 	lists_changed(s);
 	if (s->read_only)
 		return read_only_error(s, err);
-	if (fixture_org(s, org_id, 404, err) || atomic_begin(s, err))
+	if (fixture_org(s, org_id, 400, err) || atomic_begin(s, err))
 		return -1;
 	int rc = delete_org_data(s, org_id, err) || copy_org_data(s, org_id, org_id, err);
 	return atomic_end(s, rc ? -1 : 0, err);

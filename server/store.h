@@ -12,7 +12,7 @@
 #include "model.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-enum { STORE_SCHEMA_VERSION = 2 };
+enum { STORE_SCHEMA_VERSION = 3 };
 
 struct store;
 
@@ -84,6 +84,11 @@ int store_atomic_end(struct store *s, int rc, struct error *err);
 int store_load_fixture(struct store *s, const struct fixture *f, const char *only_org,
 		       struct error *err);
 
+/* Writes into out the hash of the fixture file the store's data was loaded
+ * from ("" if none is recorded: an empty database, or one made before schema
+ * version 3). Before store_start(). Returns 0, or -1 with err. */
+int store_fixture_hash(struct store *s, char out[17], struct error *err);
+
 /* Keeps f's data as the state store_reset() returns to (in a second, in-memory
  * database), and with load also loads it into the store. Before store_start(). */
 int store_set_fixture(struct store *s, const struct fixture *f, bool load, struct error *err);
@@ -99,7 +104,8 @@ int store_reset(struct store *s, struct error *err);
 int store_fixture_state(struct store *s, struct store **out, struct error *err);
 
 /* Puts one fixture org's segments and contacts back to the fixture state.
- * 404 "Org X is not a fixture org" otherwise. Atomic. */
+ * 400 "Org X is not a fixture org" otherwise (as for a copy: the org is named
+ * in the body, not the path). Atomic. */
 int store_reset_org(struct store *s, const char *org_id, struct error *err);
 
 /* Makes org new_id, with no parent and the API key api_key, holding a copy of

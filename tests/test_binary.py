@@ -551,11 +551,22 @@ def bad_flag_exits_non_zero(exe):
             ["--sync", "fast"],
             ["--reset=maybe"],
             ["stray-argument"],
+            ["--host", "nope"],
+            ["--host", "1.2.3.4.5"],
+            ["--host", ""],
         ]
         for args in bad:
             rc, out, err = run_fail(exe, ["--db", db] + args)
             assert_one_line_error(" ".join(args), rc, out, err, want_rc=2)
         assert not os.path.exists(db), "a bad command line created the db"
+
+
+@case("binary@host-localhost-is-loopback")
+def host_localhost_is_loopback(exe):
+    with server(exe, ["--host", "localhost", "--port", "0", "--db", ":memory:"]) as s:
+        assert s.ready["url"] == "http://127.0.0.1:%d" % s.port, s.ready
+        assert request(s.port, "GET", "/__admin/health")[0] == 200
+        assert s.stop() == 0
 
 
 @case("binary@unusable-db-path")
@@ -638,6 +649,126 @@ def state_kept_across_restart(exe):
             assert s.stop() == 0
         finally:
             s.kill()
+
+
+MINE_FIXTURE = {"orgs": [{"id": "org_mine", "api_keys": ["sk_mine"],
+                          "contacts": [{"id": "ct_mine", "name": "Mine",
+                                        "created_at": "2024-01-01T00:00:00.000Z"}]}]}
+
+
+def served(port, key):
+    """(health's fixtures and fixtures_hash, the ids of the contacts key lists)."""
+    st, health, _ = request(port, "GET", "/__admin/health")
+    assert st == 200, (st, health)
+    st, contacts, _ = request(port, "GET", "/orgs/c/contacts", headers={"Authorization": "Bearer " + key})
+    ids = [c["id"] for c in contacts] if st == 200 else st
+    return health["fixtures"], health["fixtures_hash"], ids
+
+
+@case("binary@fixtures-over-other-database-are-loaded")
+def fixtures_over_other_database_are_loaded(exe):
+    """A database made from the demo data, started with other fixtures, serves
+    those fixtures (and health says so); the same fixtures again keep the state."""
+    with tempfile.TemporaryDirectory() as tmp:
+        mine = os.path.join(tmp, "mine.json")
+        with open(mine, "w") as f:
+            json.dump(MINE_FIXTURE, f)
+        db = os.path.join(tmp, "x.db")
+        with server(exe, ["--port", "0", "--db", db]) as s:
+            demo_source, demo_hash, _ = served(s.port, KEY)
+            assert s.stop() == 0
+        with server(exe, ["--port", "0", "--db", db, "--fixtures", mine]) as s:
+            source, hash_, ids = served(s.port, "sk_mine")
+            assert (source, ids) == (mine, ["ct_mine"]), (source, ids)
+            assert hash_ != demo_hash
+            st, _, _ = request(s.port, "GET", "/orgs/c/contacts")
+            assert st == 401, st
+            assert patch_with(s.port, "sk_mine", "ct_mine", {"name": "Edited"}) == 200
+            assert s.stop() == 0
+            s.join_readers()
+            assert any("loading %s over it" % mine in l for l in s.stderr_lines), s.stderr_lines
+        # The same file again: the state is kept, and nothing is said.
+        with server(exe, ["--port", "0", "--db", db, "--fixtures", mine]) as s:
+            st, body, _ = request(s.port, "PATCH", "/orgs/c/contacts/ct_mine", {},
+                                  headers={"Authorization": "Bearer sk_mine"})
+            assert (st, body["name"]) == (200, "Edited"), (st, body)
+            # reset goes back to what is served, not to something else.
+            assert request(s.port, "POST", "/__admin/reset")[0] == 200
+            assert served(s.port, "sk_mine")[2] == ["ct_mine"]
+            assert s.stop() == 0
+            s.join_readers()
+            assert not any("over it" in l for l in s.stderr_lines), s.stderr_lines
+        # And back to the built-in demo without --fixtures.
+        with server(exe, ["--port", "0", "--db", db]) as s:
+            source, hash_, ids = served(s.port, KEY)
+            assert (source, hash_) == (demo_source, demo_hash)
+            assert "ct_ada" in ids
+            assert s.stop() == 0
+
+
+def patch_with(port, key, contact, body):
+    return request(port, "PATCH", "/orgs/c/contacts/" + contact, body,
+                   headers={"Authorization": "Bearer " + key})[0]
+
+
+def keep_alive_get(sock):
+    """One GET /__admin/clock on sock, answer read whole; the connection stays open."""
+    sock.sendall(b"GET /__admin/clock HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "closed before answering: %r" % data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)content-length: *(\d+)", head)
+    need = int(m.group(1))
+    while len(rest) < need:
+        chunk = sock.recv(4096)
+        assert chunk
+        rest += chunk
+    return head.split(b"\r\n")[0]
+
+
+@case("binary@over-max-connections-closed-at-once")
+def over_max_connections_closed_at_once(exe):
+    """With --max-connections 2 and two connections open, a third is closed at
+    once (reset or end of file), not left waiting for a slot; once one of the
+    two closes, a new connection is served."""
+    with server(exe, ["--port", "0", "--db", ":memory:", "--max-connections", "2"]) as s:
+        held = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(2)]
+        try:
+            for h in held:
+                assert keep_alive_get(h) == b"HTTP/1.1 200 OK"
+            third = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            try:
+                try:
+                    third.sendall(b"GET /__admin/clock HTTP/1.1\r\nHost: x\r\n\r\n")
+                    got = third.recv(4096)
+                except (ConnectionResetError, BrokenPipeError):
+                    got = b""
+                except socket.timeout:
+                    raise AssertionError("a connection over the limit hangs")
+                assert got == b"", got
+            finally:
+                third.close()
+            held.pop().close()
+            # The server sees that close on its own time: a bounded number of tries.
+            for attempt in range(100):
+                c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+                try:
+                    try:
+                        if keep_alive_get(c) == b"HTTP/1.1 200 OK":
+                            break
+                    except (AssertionError, ConnectionResetError, BrokenPipeError):
+                        time.sleep(0.05)
+                finally:
+                    c.close()
+            else:
+                raise AssertionError("no slot after a connection closed")
+        finally:
+            for h in held:
+                h.close()
+        assert s.stop() == 0
 
 
 @case("binary@sigterm-finishes-in-flight")

@@ -741,7 +741,7 @@ def run_admin_requests(run):
     c("reset one org", "POST", R, {"org_id": "org_demo"}, JSON_CT, 200)
     c("reset a sub-org", "POST", R, {"org_id": "org_demo_eu"}, JSON_CT, 200)
     c("reset, org_id null", "POST", R, {"org_id": None}, JSON_CT, 200)
-    c("reset, not a fixture org", "POST", R, {"org_id": "org_nope"}, JSON_CT, 404,
+    c("reset, not a fixture org", "POST", R, {"org_id": "org_nope"}, JSON_CT, 400,
       msg="Org org_nope is not a fixture org")
     c("reset, org_id not a string", "POST", R, {"org_id": 5}, JSON_CT, 400,
       msg="org_id must be a string")

@@ -269,6 +269,32 @@ static void blocked_without_blocked_at_takes_now(void)
 	fixture_free(f);
 }
 
+/* With created_at given and no updated_at, a blocked_at or unsubscribed_at
+ * (the load time, or given) later than created_at is the updated_at: never
+ * blocked_at after updated_at. A given updated_at is kept. */
+static void missing_updated_at_is_latest_change(void)
+{
+	struct fixture *f = parse_ok(ORG_WITH(
+		"{'id':'ct_a','created_at':'2024-01-01T00:00:00.000Z','blocked':true},"
+		"{'id':'ct_b','created_at':'2024-01-01T00:00:00.000Z','unsubscribed':true,"
+		"'unsubscribed_at':'2024-02-01T00:00:00.000Z'},"
+		"{'id':'ct_c','created_at':'2024-01-01T00:00:00.000Z','blocked':true,"
+		"'blocked_at':'2024-03-01T00:00:00.000Z','unsubscribed':true,"
+		"'unsubscribed_at':'2024-02-01T00:00:00.000Z'},"
+		"{'id':'ct_d','created_at':'2024-01-01T00:00:00.000Z',"
+		"'updated_at':'2024-01-05T00:00:00.000Z','blocked':true,"
+		"'blocked_at':'2024-01-03T00:00:00.000Z'},"
+		"{'id':'ct_e','created_at':'2024-01-01T00:00:00.000Z'}"));
+	const struct fixture_org *o = &f->orgs[0];
+	CHECK_INT_EQ(o->contacts[0].blocked_at, NOW);
+	CHECK_INT_EQ(o->contacts[0].updated_at, NOW);
+	CHECK_INT_EQ(o->contacts[1].updated_at, at("2024-02-01T00:00:00.000Z"));
+	CHECK_INT_EQ(o->contacts[2].updated_at, at("2024-03-01T00:00:00.000Z"));
+	CHECK_INT_EQ(o->contacts[3].updated_at, at("2024-01-05T00:00:00.000Z"));
+	CHECK_INT_EQ(o->contacts[4].updated_at, at("2024-01-01T00:00:00.000Z"));
+	fixture_free(f);
+}
+
 static void unsubscribed_without_unsubscribed_at_takes_now(void)
 {
 	struct fixture *f = parse_ok(ORG_WITH(
@@ -470,7 +496,10 @@ static void rejects_invalid_json(void)
 
 static void rejects_duplicate_key(void)
 {
-	expect_error("{'orgs':[{'id':'a','id':'b'}]}", "t.json: file has a duplicate key \"id\"");
+	expect_error("{'orgs':[{'id':'a','id':'b'}]}", "t.json: orgs[0].id: is a duplicate key");
+	expect_error("{'orgs':[],'orgs':[]}", "t.json: orgs: is a duplicate key");
+	expect_error("{'orgs':[{'id':'a','contacts':[{'id':'c'},{'id':'d','name':'x','name':'y'}]}]}",
+		     "t.json: orgs[0].contacts[1].name: is a duplicate key");
 }
 
 static void rejects_invalid_utf8(void)
@@ -935,6 +964,7 @@ static const struct test_case cases[] = {
 		  blocked_without_blocked_at_takes_now),
 	TEST_CASE("fixtures@unsubscribed-without-unsubscribed_at-takes-now",
 		  unsubscribed_without_unsubscribed_at_takes_now),
+	TEST_CASE("fixtures@missing-updated_at-is-latest-change", missing_updated_at_is_latest_change),
 	TEST_CASE("fixtures@null-flag-times-fine-when-flag-false",
 		  null_flag_times_are_fine_when_flag_is_false),
 	TEST_CASE("fixtures@offsets-convert-to-utc", offsets_convert_to_utc),

@@ -13,6 +13,7 @@ assert the status (and whether the connection closes) only.
 
 Standard library only. The server is started on port 0 with --db :memory: and stopped
 by its PID in a finally block; every wait is bounded."""
+import http.client
 import json
 import os
 import re
@@ -741,6 +742,41 @@ def paths_and_ids(exe):
             t.row(name, lambda data=data, status=status, message=message, path=path:
                   check_row(port, data, status, message, path=path))
         t.done()
+    run_with_server(exe, [], body)
+
+
+@case("hostile@answers-are-utf8-whatever-the-request")
+def answers_are_utf8(exe):
+    """Bytes that are not UTF-8, raw in the path, a query value, a header or the
+    body: every answer, and the journal holding them, is UTF-8 JSON, the bad
+    bytes read as U+FFFD."""
+    def body(port):
+        requests = [
+            b"GET /orgs/c/contacts/\xff\xfe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_demo\r\n\r\n",
+            b"DELETE /nope\xe9 HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /orgs/c/contacts?take=\xff HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_demo\r\n\r\n",
+            b"GET /orgs/c/contacts?take=%ff HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_demo\r\n\r\n",
+            http_request("PATCH", "/orgs/c/contacts/ct_ada", body=b'{"name":"\xff\xfe"}',
+                         headers=[b"X-Note: caf\xe9"]),
+        ]
+        for data in requests:
+            r = one(port, data)
+            assert r.status in (400, 404, 405), (data, r)
+            text = r.body.decode("utf-8")  # raises if it is not UTF-8
+            json.loads(text)
+        # The journal comes chunked: http.client reads that, the raw parser not.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=ANSWER_TIMEOUT)
+        try:
+            conn.request("GET", "/__admin/requests")
+            resp = conn.getresponse()
+            assert resp.status == 200, resp.status
+            entries = json.loads(resp.read().decode("utf-8"))
+        finally:
+            conn.close()
+        patch = entries[0]
+        assert patch["request_body"] == '{"name":"\ufffd\ufffd"}', patch["request_body"]
+        assert patch["request_headers"]["X-Note"] == "caf\ufffd", patch["request_headers"]
+        assert entries[-1]["path"] == "/orgs/c/contacts/\ufffd\ufffd", entries[-1]["path"]
     run_with_server(exe, [], body)
 
 

@@ -5,9 +5,13 @@
  * asserts the exact status and the whole body, or every field of it. */
 #include "http_util.h"
 #include "testlib.h"
+#include "json_strict.h"
 
 #include <cjson/cJSON.h>
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <malloc.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define AUTH_DEMO "Authorization: Bearer sk_test_demo"
 #define AUTH_ACME "Authorization: Bearer sk_test_acme"
@@ -495,6 +501,51 @@ static void reset_with_empty_object(void)
 	reset_restores("{}");
 }
 
+/* A plain reset leaves faults, the clock and the journal; {"everything":true}
+ * puts them back to the start state with the data. */
+static void reset_everything_restores_start_state(void)
+{
+	struct test_server *ts = test_server_start(NULL, "--clock", "2030-01-01T00:00:00.000Z", NULL);
+	expect_status(test_patch(ts, "sk_test_demo", "/orgs/c/contacts/ct_ada", "{\"name\":\"X\"}"),
+		      200);
+	add_fault(ts, "{\"path\":\"/nowhere\",\"status\":503,\"times\":0}");
+	post_clock(ts, "{\"advance_ms\":60000}", "{\"now\":\"2030-01-01T00:01:00.000Z\",\"frozen\":true}");
+	expect_status(admin(ts, "POST", "/__admin/reset", NULL), 200);
+	check_admin_name(ts, "org_demo", "ct_ada", "Ada Lovelace");
+	check_journal_count(ts, NULL, 1);
+	struct http_resp r = admin(ts, "GET", "/__admin/faults", NULL);
+	CHECK(strcmp(r.body, "[]"));
+	http_resp_cleanup(&r);
+
+	expect_status(test_patch(ts, "sk_test_demo", "/orgs/c/contacts/ct_ada", "{\"name\":\"Y\"}"),
+		      200);
+	expect_status(admin(ts, "POST", "/__admin/reset", "{\"everything\":true}"), 200);
+	check_admin_name(ts, "org_demo", "ct_ada", "Ada Lovelace");
+	check_journal_count(ts, NULL, 0);
+	r = admin(ts, "GET", "/__admin/faults", NULL);
+	check_exact(&r, 200, "[]");
+	http_resp_cleanup(&r);
+	r = admin(ts, "GET", "/__admin/clock", NULL);
+	check_exact(&r, 200, "{\"now\":\"2030-01-01T00:00:00.000Z\",\"frozen\":true}");
+	http_resp_cleanup(&r);
+
+	refused(ts, "POST", NULL, "/__admin/reset", "{\"everything\":true,\"org_id\":\"org_demo\"}",
+		400, "everything resets the whole server: it cannot go with org_id");
+	refused(ts, "POST", NULL, "/__admin/reset", "{\"everything\":1}", 400,
+		"everything must be a boolean");
+	test_server_stop(ts);
+
+	/* Without --clock, the clock goes back to real time. */
+	ts = test_server_start(NULL, NULL);
+	post_clock(ts, "{\"frozen_at\":\"2030-01-01T00:00:00Z\"}",
+		   "{\"now\":\"2030-01-01T00:00:00.000Z\",\"frozen\":true}");
+	expect_status(admin(ts, "POST", "/__admin/reset", "{\"everything\":true}"), 200);
+	cJSON *c = call_json(ts, "GET", NULL, "/__admin/clock", NULL, 200);
+	CHECK(cJSON_IsFalse(field(c, "frozen")));
+	cJSON_Delete(c);
+	test_server_stop(ts);
+}
+
 static void reset_one_org_keeps_others(void)
 {
 	struct test_server *ts = start();
@@ -529,17 +580,18 @@ static void reset_one_org_keeps_others(void)
 	test_server_stop(ts);
 }
 
-static void reset_unknown_org_not_found(void)
+/* 400, as POST /__admin/orgs {"from"} answers: the org is named in the body. */
+static void reset_unknown_org_400(void)
 {
 	struct test_server *ts = start();
-	refused(ts, "POST", NULL, "/__admin/reset", "{\"org_id\":\"org_nope\"}", 404,
+	refused(ts, "POST", NULL, "/__admin/reset", "{\"org_id\":\"org_nope\"}", 400,
 		"Org org_nope is not a fixture org");
 	/* An isolated org is not a fixture org either. */
 	char org[64], key[64], body[128], msg[128];
 	new_org(ts, "org_demo", org, key);
 	snprintf(body, sizeof body, "{\"org_id\":\"%s\"}", org);
 	snprintf(msg, sizeof msg, "Org %s is not a fixture org", org);
-	refused(ts, "POST", NULL, "/__admin/reset", body, 404, msg);
+	refused(ts, "POST", NULL, "/__admin/reset", body, 400, msg);
 	test_server_stop(ts);
 }
 
@@ -996,6 +1048,136 @@ static void journal_keeps_body_of_refused_request(void)
 	test_server_stop(ts);
 }
 
+/* Bytes that are not UTF-8, in a body or a header, read as U+FFFD in the
+ * journal, so its answer stays UTF-8 JSON; also a body cut at 64 KiB inside a
+ * character. (libcurl escapes a path's bytes: test_hostile.py sends them raw.) */
+static void journal_answer_is_utf8_whatever_the_request(void)
+{
+	struct test_server *ts = start();
+	const char *h[] = {"Authorization: Bearer sk_test_demo", "Content-Type: application/json",
+			   "X-Note: caf\xe9", NULL};
+	struct http_resp r = req(ts, "PATCH", "/orgs/c/contacts/ct_ada", h, "{\"name\":\"\xff\xfe\"}");
+	CHECK_INT_EQ(r.status, 400);
+	CHECK(json_utf8_valid(r.body, r.len, NULL));
+	http_resp_cleanup(&r);
+	/* {"name":"aaa...é"}: the cut (65536 bytes, the last 8 of them "...(cut)")
+	 * falls between é's two bytes. */
+	size_t n = 65536 - 8 - 9 - 1;
+	char *big = malloc(9 + n + 2 + 100 + 3);
+	CHECK(big);
+	memcpy(big, "{\"name\":\"", 9);
+	memset(big + 9, 'a', n);
+	memcpy(big + 9 + n, "\xc3\xa9", 2);
+	memset(big + 9 + n + 2, 'b', 100);
+	memcpy(big + 9 + n + 2 + 100, "\"}", 3);
+	r = req(ts, "PATCH", "/orgs/c/contacts/ct_ada", h, big);
+	CHECK_INT_EQ(r.status, 400);
+	http_resp_cleanup(&r);
+
+	r = admin(ts, "GET", "/__admin/requests", NULL);
+	CHECK_INT_EQ(r.status, 200);
+	CHECK(json_utf8_valid(r.body, r.len, NULL));
+	cJSON *j = cJSON_Parse(r.body);
+	CHECK(cJSON_GetArraySize(j) == 2);
+	const cJSON *first = cJSON_GetArrayItem(j, 1), *cut = cJSON_GetArrayItem(j, 0);
+	CHECK_STR_EQ(str(first, "request_body"), "{\"name\":\"\xef\xbf\xbd\xef\xbf\xbd\"}");
+	CHECK_STR_EQ(str(field(first, "request_headers"), "X-Note"), "caf\xef\xbf\xbd");
+	const char *cut_body = str(cut, "request_body");
+	CHECK(strstr(cut_body, "a\xef\xbf\xbd...(cut)"));
+	cJSON_Delete(j);
+	http_resp_cleanup(&r);
+	free(big);
+	test_server_stop(ts);
+}
+
+/* A reader of GET /__admin/requests that reads its first bytes and then stops
+ * holds the server to a bounded amount of memory (the answer is streamed, not
+ * built whole: 1,000 entries of 4 KiB bodies took 8.5 MB of heap that way, and
+ * take 0.2 MB now), and the API goes on meanwhile, its requests recorded. Then
+ * the whole answer reads as the 1,000 entries there when the read began. */
+static void journal_read_is_streamed(void)
+{
+	struct test_server *ts = start();
+	enum { N = 1000, BODY = 4096 };
+	char *body = malloc(BODY + 1);
+	CHECK(body);
+	memset(body, 'a', BODY);
+	memcpy(body, "{\"name\":\"", 9);
+	memcpy(body + BODY - 2, "\"}", 3);
+	for (int i = 0; i < N; i++) {
+		struct http_resp r = test_patch(ts, "sk_test_demo", "/orgs/c/contacts/ct_ada", body);
+		CHECK_INT_EQ(r.status, 400); /* name too long: journaled all the same */
+		http_resp_cleanup(&r);
+	}
+	free(body);
+	size_t cap = 32 * 1024 * 1024, got = 0;
+	char *buf = malloc(cap);
+	CHECK(buf);
+	struct mallinfo2 before = mallinfo2();
+
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(fd >= 0);
+	int small = 4096;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ts->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	const char get[] = "GET /__admin/requests HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	CHECK(write(fd, get, sizeof get - 1) == (ssize_t)(sizeof get - 1));
+	while (got < 2000) {
+		ssize_t k = read(fd, buf + got, cap - got);
+		CHECK(k > 0);
+		got += (size_t)k;
+	}
+	/* The answer has begun; the API is served and recorded meanwhile. */
+	struct http_resp r = test_patch(ts, "sk_test_demo", "/orgs/c/contacts/ct_ada", "{\"name\":\"During\"}");
+	CHECK_INT_EQ(r.status, 200);
+	http_resp_cleanup(&r);
+	struct mallinfo2 during = mallinfo2();
+	/* Blocks from the heap, and the large ones malloc maps on their own. */
+	size_t was = before.uordblks + before.hblkhd, is = during.uordblks + during.hblkhd;
+	size_t grown = is > was ? is - was : 0;
+	if (grown >= 1024 * 1024)
+		fprintf(stderr, "heap grew by %zu bytes while the read was paused\n", grown);
+	CHECK(grown < 1024 * 1024);
+
+	for (;;) {
+		CHECK(got < cap);
+		ssize_t k = read(fd, buf + got, cap - got);
+		CHECK(k >= 0);
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd);
+	buf[got] = '\0';
+	CHECK(!strncmp(buf, "HTTP/1.1 200 OK\r\n", 17));
+	CHECK(strstr(buf, "\r\nTransfer-Encoding: chunked\r\n"));
+	/* Undo the chunking. */
+	char *p = strstr(buf, "\r\n\r\n") + 4, *out = buf, *json = buf;
+	for (;;) {
+		char *end;
+		unsigned long n = strtoul(p, &end, 16);
+		CHECK(end != p && !strncmp(end, "\r\n", 2));
+		if (n == 0)
+			break;
+		memmove(out, end + 2, n);
+		out += n;
+		p = end + 2 + n + 2;
+	}
+	*out = '\0';
+	cJSON *j = cJSON_Parse(json);
+	CHECK(cJSON_IsArray(j));
+	CHECK_INT_EQ(cJSON_GetArraySize(j), N);
+	CHECK_INT_EQ(num(cJSON_GetArrayItem(j, 0), "id"), N);
+	CHECK_INT_EQ(num(cJSON_GetArrayItem(j, N - 1), "id"), 1);
+	CHECK_INT_EQ((long)strlen(str(cJSON_GetArrayItem(j, 7), "request_body")), BODY);
+	cJSON_Delete(j);
+	free(buf);
+	check_journal_count(ts, NULL, N + 1);
+	test_server_stop(ts);
+}
+
 static void journal_patch_bodies_and_contacts(void)
 {
 	struct test_server *ts = start();
@@ -1080,6 +1262,16 @@ static void journal_filter_method(void)
 	check_journal_ids(ts, "method=GET", "7,6,5,4,1");
 	check_journal_ids(ts, "method=DELETE", "");
 	check_journal_count(ts, "method=PATCH", 3);
+	test_server_stop(ts);
+}
+
+/* The method filter ignores case: ?method=patch finds the PATCHes. */
+static void journal_filter_method_any_case(void)
+{
+	struct test_server *ts = journal_fixture();
+	check_journal_ids(ts, "method=patch", "8,3,2");
+	check_journal_ids(ts, "method=Get", "7,6,5,4,1");
+	check_journal_count(ts, "method=patch", 3);
 	test_server_stop(ts);
 }
 
@@ -1320,6 +1512,31 @@ static void fault_custom_body(void)
 	r = keyed(ts, "GET", "sk_test_demo", "/orgs/c/contacts", NULL);
 	check_exact(&r, 500, "\"plain\"");
 	http_resp_cleanup(&r);
+	test_server_stop(ts);
+}
+
+/* Whatever the status, the status line and the envelope give one reason phrase
+ * (libmicrohttpd 0.9.75 has its own table: 413 "Content Too Large", 422
+ * "Unprocessable Content"). */
+static void fault_status_line_matches_envelope(void)
+{
+	struct test_server *ts = start();
+	for (int status = 400; status <= 599; status++) {
+		char rule[128];
+		snprintf(rule, sizeof rule, "{\"path\":\"/orgs/*\",\"status\":%d}", status);
+		add_fault(ts, rule);
+		struct http_resp r = keyed(ts, "GET", "sk_test_demo", "/orgs/c/contacts", NULL);
+		CHECK_INT_EQ(r.status, status);
+		cJSON *j = cJSON_Parse(r.body);
+		CHECK(j);
+		char line[160];
+		snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, str(j, "error"));
+		if (strncmp(r.headers, line, strlen(line)))
+			fprintf(stderr, "want %s got %.60s\n", line, r.headers);
+		CHECK(!strncmp(r.headers, line, strlen(line)));
+		cJSON_Delete(j);
+		http_resp_cleanup(&r);
+	}
 	test_server_stop(ts);
 }
 
@@ -2068,6 +2285,23 @@ static void rate_limit_429_after_limit(void)
 	test_server_stop(ts);
 }
 
+/* Requests refused for their key count too (Invent limits per IP): five 401s
+ * use up the minute, and the next request with a good key is a 429. A bad key
+ * is still answered 401 past the limit (the key is checked first). */
+static void rate_limit_counts_bad_keys(void)
+{
+	struct test_server *ts = start_limited();
+	const char *h[] = {"Authorization: Bearer k x", NULL};
+	for (int i = 0; i < 4; i++)
+		expect_status(keyed(ts, "GET", "sk_nope", "/orgs/c/contacts?take=1", NULL), 401);
+	expect_status(req(ts, "GET", "/orgs/c/contacts?take=1", h, NULL), 401);
+	struct http_resp r = keyed(ts, "GET", "sk_test_demo", "/orgs/c/contacts?take=1", NULL);
+	check_429(&r, 45);
+	http_resp_cleanup(&r);
+	expect_status(keyed(ts, "GET", "sk_nope", "/orgs/c/contacts?take=1", NULL), 401);
+	test_server_stop(ts);
+}
+
 static void rate_limit_spares_admin_and_openapi(void)
 {
 	struct test_server *ts = start_limited();
@@ -2266,8 +2500,9 @@ static const struct test_case cases[] = {
 	/* reset */
 	TEST_CASE("admin@reset-restores-fixture-state", reset_restores_fixture_state),
 	TEST_CASE("admin@reset-with-empty-object", reset_with_empty_object),
+	TEST_CASE("admin@reset-everything-restores-start-state", reset_everything_restores_start_state),
 	TEST_CASE("admin@reset-one-org-keeps-others", reset_one_org_keeps_others),
-	TEST_CASE("admin@reset-unknown-org-not-found", reset_unknown_org_not_found),
+	TEST_CASE("admin@reset-unknown-org-400", reset_unknown_org_400),
 	TEST_CASE("admin@reset-refuses-unknown-field", reset_refuses_unknown_field),
 	TEST_CASE("admin@reset-refuses-non-string-org-id", reset_refuses_non_string_org_id),
 	/* isolated orgs */
@@ -2288,9 +2523,13 @@ static const struct test_case cases[] = {
 	TEST_CASE("admin@journal-entry-fields", journal_entry_fields),
 	TEST_CASE("admin@journal-redacts-authorization", journal_redacts_authorization),
 	TEST_CASE("admin@journal-patch-bodies-and-contacts", journal_patch_bodies_and_contacts),
+	TEST_CASE("admin@journal-read-is-streamed", journal_read_is_streamed),
+	TEST_CASE("admin@journal-answer-is-utf8-whatever-the-request",
+		  journal_answer_is_utf8_whatever_the_request),
 	TEST_CASE("admin@journal-keeps-body-of-refused-request", journal_keeps_body_of_refused_request),
 	TEST_CASE("admin@journal-newest-first", journal_newest_first),
 	TEST_CASE("admin@journal-filter-method", journal_filter_method),
+	TEST_CASE("admin@journal-filter-method-any-case", journal_filter_method_any_case),
 	TEST_CASE("admin@journal-filter-path", journal_filter_path),
 	TEST_CASE("admin@journal-filter-status", journal_filter_status),
 	TEST_CASE("admin@journal-filter-org-id", journal_filter_org_id),
@@ -2305,6 +2544,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("admin@fault-times-0-until-removed", fault_times_0_until_removed),
 	TEST_CASE("admin@fault-first-matching-rule-wins", fault_first_matching_rule_wins),
 	TEST_CASE("admin@fault-custom-body", fault_custom_body),
+	TEST_CASE("admin@fault-status-line-matches-envelope", fault_status_line_matches_envelope),
 	TEST_CASE("admin@fault-delay", fault_delay),
 	TEST_CASE("admin@fault-delay-on-patch-applies-body", fault_delay_on_patch_applies_body),
 	TEST_CASE("admin@fault-drop", fault_drop),
@@ -2344,6 +2584,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("admin@seeded-servers-answer-identically", seeded_servers_answer_identically),
 	/* rate limit */
 	TEST_CASE("admin@rate-limit-429-after-limit", rate_limit_429_after_limit),
+	TEST_CASE("admin@rate-limit-counts-bad-keys", rate_limit_counts_bad_keys),
 	TEST_CASE("admin@rate-limit-spares-admin-and-openapi", rate_limit_spares_admin_and_openapi),
 	TEST_CASE("admin@rate-limit-refills-next-minute", rate_limit_refills_next_minute),
 	TEST_CASE("admin@rate-limit-faulted-request-not-counted", rate_limit_faulted_request_not_counted),

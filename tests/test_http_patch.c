@@ -65,6 +65,10 @@ static void check_error(const struct http_resp *r, int status, const char *messa
 	CHECK_INT_EQ(r->status, status);
 	CHECK_STR_EQ(r->body, want);
 	CHECK_STR_EQ(http_resp_header(r, "Content-Type"), "application/json");
+	/* The status line carries the envelope's phrase, not libmicrohttpd's own. */
+	char line[128];
+	snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
+	CHECK(!strncmp(r->headers, line, strlen(line)));
 }
 
 /* The contact a refused request must leave alone, read with this key and org. */

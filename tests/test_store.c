@@ -417,7 +417,7 @@ static void migrates_version_1(void)
 	/* Take it back to version 1: without migration 002's indexes. */
 	exec_on(path, "DROP INDEX channels_by_email; DROP INDEX channels_by_user_id;"
 		      " DROP INDEX contacts_blocked; DROP INDEX contacts_unsubscribed;"
-		      " PRAGMA user_version = 1;");
+		      " DROP TABLE fixture; PRAGMA user_version = 1;");
 	CHECK_INT_EQ(user_version(path), 1);
 	bool empty = true;
 	struct error err = {0};
