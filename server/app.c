@@ -17,27 +17,42 @@
 #include <string.h>
 #include <time.h>
 
-/* [decided] A database loaded from other fixtures than the ones given (or from
- * unrecorded ones: a file made before schema version 3) is loaded over with the
- * ones given, saying so on stderr, rather than served as it is or refused: the
- * file named on the command line (or the built-in demo when none is) is what
- * the user asked for, and someone who edits a fixture file and starts again
- * means to see the edit. State kept across restarts is kept only while the
- * fixtures stay the same. Returns 1 when the data must be loaded, 0 when it
- * matches, -1 with err on a database failure. */
+/* [decided] A database loaded from other fixtures than the ones given with
+ * --fixtures (or from unrecorded ones: a file made before schema version 3) is
+ * loaded over with the ones given, saying so on stderr, rather than served as it
+ * is or refused: the file named on the command line is what the user asked for,
+ * and someone who edits a fixture file and starts again means to see the edit.
+ * Without --fixtures nothing was asked for but the database: one loaded from a
+ * fixture file is then refused with a line that names that file (a demo
+ * prepared with --fixtures must not be lost to the built-in demo data because
+ * the flag was forgotten); --reset loads the demo data over it. Returns 1 when
+ * the data must be loaded, 0 when it matches, -1 with err (a database failure,
+ * or that refusal). */
 static int app_fixture_differs(struct app *a, struct error *err)
 {
 	char stored[17];
-	if (store_fixture_hash(a->store, stored, err))
+	char *source = NULL;
+	if (store_fixture_hash(a->store, stored, &source, err))
 		return -1;
-	if (!strcmp(stored, a->fixture->hash))
-		return 0;
-	fprintf(stderr,
-		"invent-mock: %s holds data from other fixtures (hash %s) than %s (hash %s): "
-		"loading %s over it\n",
-		a->config->db_path, stored[0] ? stored : "not recorded", a->fixture->source,
-		a->fixture->hash, a->fixture->source);
-	return 1;
+	int rc = 0;
+	if (!strcmp(stored, a->fixture->hash)) {
+		rc = 0;
+	} else if (!a->config->fixtures_path && stored[0] && strcmp(source, a->fixture->source)) {
+		/* (The same name with another hash is an older build's demo data.) */
+		rc = error_set(err, 0,
+			       "%s holds data loaded from %s (hash %s), not the demo data: start with "
+			       "--fixtures %s to serve it, or --reset to load the demo data over it",
+			       a->config->db_path, source, stored, source);
+	} else {
+		fprintf(stderr,
+			"invent-mock: %s holds data from other fixtures (%s) than %s (hash %s): "
+			"loading %s over it\n",
+			a->config->db_path, stored[0] ? source : "not recorded", a->fixture->source,
+			a->fixture->hash, a->fixture->source);
+		rc = 1;
+	}
+	free(source);
+	return rc;
 }
 
 int app_start(const struct config *cfg, struct app **out, struct error *err)

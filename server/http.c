@@ -1030,34 +1030,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	request_end(cls, r);
 }
 
-/* libmicrohttpd 0.9.75 can free a connection without the completed callback for
- * its request: when it refuses a head twice (a Cookie header its memory pool
- * cannot copy, 431, then a bad Content-Length, 400), the second refusal only
- * marks the connection closed (transmit_error_response_len in connection.c),
- * and the connection is freed without a word to on_completed. So each
- * connection remembers its request, and one still there when the connection
- * goes is ended here. */
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-			  enum MHD_ConnectionNotificationCode code)
-{
-	(void)conn;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_context = xcalloc(1, sizeof(struct conn_state));
-		return;
-	}
-	struct conn_state *cs = *socket_context;
-	if (!cs)
-		return;
-	if (cs->current) {
-		/* Dropped while libmicrohttpd was reading it, so not suspended: it is
-		 * in no queue of the store's or the timer's. */
-		assert(!cs->current->waiting);
-		request_end(cls, cs->current);
-	}
-	free(cs);
-	*socket_context = NULL;
-}
-
 /* Paths are split on '/' before their segments are decoded (router.c), so that
  * an id holding "%2F" is one id, as in Express; libmicrohttpd must not decode first. */
 static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
@@ -1081,16 +1053,39 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
 	return atomic_load(&h->connections) < h->app->config->max_connections ? MHD_YES : MHD_NO;
 }
 
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+/* Each connection, from libmicrohttpd's notices.
+ *
+ * Counted, for --max-connections (see accept_policy).
+ *
+ * And remembering its request: libmicrohttpd 0.9.75 can free a connection
+ * without the completed callback for its request: when it refuses a head twice
+ * (a Cookie header its memory pool cannot copy, 431, then a bad Content-Length,
+ * 400), the second refusal only marks the connection closed
+ * (transmit_error_response_len in connection.c), and the connection is freed
+ * without a word to on_completed. So a request still there when its connection
+ * goes is ended here. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
 	struct http *h = cls;
-	(void)c;
-	(void)socket_context;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		atomic_fetch_add(&h->connections, 1);
-	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
-		atomic_fetch_sub(&h->connections, 1);
+		*socket_context = xcalloc(1, sizeof(struct conn_state));
+		return;
+	}
+	atomic_fetch_sub(&h->connections, 1);
+	struct conn_state *cs = *socket_context;
+	if (!cs)
+		return;
+	if (cs->current) {
+		/* Dropped while libmicrohttpd was reading it, so not suspended: it is
+		 * in no queue of the store's or the timer's. */
+		assert(!cs->current->waiting);
+		request_end(h, cs->current);
+	}
+	free(cs);
+	*socket_context = NULL;
 }
 
 int http_start(struct app *app, struct http **out, struct error *err)
@@ -1150,8 +1145,7 @@ int http_start(struct app *app, struct http **out, struct error *err)
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_UNESCAPE_CALLBACK,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK,
 		no_unescape, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
 	if (!h->daemon) {
 		error_set(err, 0, "cannot listen on %s port %u (in use, or not an address of this machine)",

@@ -1124,14 +1124,16 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 	return atomic_end(s, rc ? -1 : 0, err);
 }
 
-int store_fixture_hash(struct store *s, char out[17], struct error *err)
+int store_fixture_hash(struct store *s, char out[17], char **source, struct error *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(s->db, "SELECT hash FROM fixture", -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(s->db, "SELECT hash, source FROM fixture", -1, &st, NULL);
 	out[0] = '\0';
+	*source = NULL;
 	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *h = sqlite3_column_text(st, 0);
+		const unsigned char *h = sqlite3_column_text(st, 0), *src = sqlite3_column_text(st, 1);
 		snprintf(out, 17, "%s", h ? (const char *)h : "");
+		*source = xstrdup(src ? (const char *)src : "");
 		rc = SQLITE_DONE;
 	}
 	sqlite3_finalize(st);

@@ -86,8 +86,9 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 
 /* Writes into out the hash of the fixture file the store's data was loaded
  * from ("" if none is recorded: an empty database, or one made before schema
- * version 3). Before store_start(). Returns 0, or -1 with err. */
-int store_fixture_hash(struct store *s, char out[17], struct error *err);
+ * version 3), and into *source its name as given then (free() it; NULL when
+ * none is recorded). Before store_start(). Returns 0, or -1 with err. */
+int store_fixture_hash(struct store *s, char out[17], char **source, struct error *err);
 
 /* Keeps f's data as the state store_reset() returns to (in a second, in-memory
  * database), and with load also loads it into the store. Before store_start(). */

@@ -698,8 +698,16 @@ def fixtures_over_other_database_are_loaded(exe):
             assert s.stop() == 0
             s.join_readers()
             assert not any("over it" in l for l in s.stderr_lines), s.stderr_lines
-        # And back to the built-in demo without --fixtures.
-        with server(exe, ["--port", "0", "--db", db]) as s:
+        # Without --fixtures nothing but the database was asked for: it is not
+        # replaced by the built-in demo, the start is refused and says why.
+        rc, out, err = run_fail(exe, ["--port", "0", "--db", db])
+        assert_one_line_error("database of other fixtures", rc, out, err, want_rc=1)
+        assert ("holds data loaded from %s" % mine) in err and "--fixtures %s" % mine in err, err
+        with server(exe, ["--port", "0", "--db", db, "--fixtures", mine]) as s:
+            assert served(s.port, "sk_mine")[2] == ["ct_mine"]
+            assert s.stop() == 0
+        # --reset is the way back to the built-in demo.
+        with server(exe, ["--port", "0", "--db", db, "--reset"]) as s:
             source, hash_, ids = served(s.port, KEY)
             assert (source, hash_) == (demo_source, demo_hash)
             assert "ct_ada" in ids
@@ -933,13 +941,11 @@ def kill_9_big_rounds(exe, rounds, checkpoints):
         contacts = ["ct_%d" % i for i in range(BIG_CONTACTS)]
         assert sorted(before) == sorted(contacts)
         db = os.path.join(tmp, "big.db")
-        args = ["--port", "0", "--db", db, "--log", "off"]
-        # The fixture is loaded before the first round, so that its writes and
-        # checkpoints are not counted in the first round's WAL. --fixtures only
-        # seeds an empty database (and is what a reset goes back to): the rounds
-        # start without it, as building its state of 10,000 contacts in memory
-        # would be most of each start's time.
-        s = Server(exe, args + ["--fixtures", fixture])
+        # The same --fixtures every start (a database loaded from a fixture
+        # file is refused without it); loaded before the first round, so that
+        # its writes and checkpoints are not counted in the first round's WAL.
+        args = ["--port", "0", "--db", db, "--log", "off", "--fixtures", fixture]
+        s = Server(exe, args)
         try:
             s.wait_ready()
             assert s.stop() == 0, s.stderr_lines[-5:]
