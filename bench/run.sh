@@ -231,6 +231,11 @@ stop_ceiling() {
 	CEILING_PID='' CEILING_PORT=''
 }
 
+# proc_cpu_ticks, proc_writes: the server's user+system CPU time (clock ticks)
+# and write-like system calls so far (/proc/PID/stat, /proc/PID/io).
+proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+proc_writes() { awk '$1 == "syscw:" { print $2 }' "/proc/$SERVER_PID/io"; }
+
 # proc_kb FIELD: a kB field of the server's /proc/PID/status (VmRSS, VmHWM).
 proc_kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/status"; }
 kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
@@ -423,7 +428,7 @@ bench_patch() {
 # two in turn, each on a fresh database, so both see the same machine.
 bench_walbuf() {
 	local plain=build-release-nowalbuf out=$TMP/report-walbuf.txt rows=$TMP/walbuf-rows.txt
-	local fixture round label c rps p50 p99 non2xx reqs sock ours=$BIN
+	local fixture round label c rps p50 p99 non2xx reqs sock ours=$BIN cpu0 cpu1 writes0 writes1
 	if [[ ! -f $plain/build.ninja ]]; then
 		meson setup "$plain" --buildtype=release -Dwalbuf=false >&2
 	fi
@@ -438,30 +443,46 @@ bench_walbuf() {
 			start_server "$fixture" "$TMP/walbuf.db"
 			for c in 16 64; do
 				log "walbuf: round $round, $label, wrk -c$c -d${BENCH_SECONDS}s"
+				# The server's CPU time and write() calls around the run, per
+				# PATCH: steadier than req/s on a shared machine.
+				cpu0=$(proc_cpu_ticks) writes0=$(proc_writes)
 				run_wrk "walbuf-$label-$round-c$c" "$c" "$BENCH_SECONDS" bench/patch.lua
+				cpu1=$(proc_cpu_ticks) writes1=$(proc_writes)
 				read -r rps p50 p99 non2xx reqs sock < <(parse_wrk "$TMP/wrk-walbuf-$label-$round-c$c.txt")
 				[[ $reqs != 0 && $non2xx == 0 && $sock == - ]] ||
 					problem "walbuf ($label) -c$c: $reqs requests, $non2xx non-2xx, socket errors $sock"
-				echo "$label $c $rps $p99" >>"$rows"
+				echo "$label $c $rps $p99 $(awk -v t=$((cpu1 - cpu0)) -v w=$((writes1 - writes0)) \
+					-v n="$reqs" -v hz="$(getconf CLK_TCK)" \
+					'BEGIN { printf "%.1f %.2f", (n ? t / hz * 1e6 / n : 0), (n ? w / n : 0) }')" >>"$rows"
 			done
 			stop_server
 		done
 	done
 	{
 		echo "WAL writes (PATCH, ${BENCH_SECONDS}s runs, $BENCH_WALBUF_ROUNDS rounds alternating, medians):"
-		printf '  %5s %14s %14s %12s %12s %8s\n' conns "walbuf req/s" "sqlite req/s" "walbuf p99" "sqlite p99" gain
+		printf '  %5s %14s %14s %12s %12s %8s %18s %18s\n' conns "walbuf req/s" "sqlite req/s" \
+			"walbuf p99" "sqlite p99" gain "CPU us/PATCH w/s" "write()s/PATCH w/s"
 		for c in 16 64; do
 			awk -v c="$c" '
 			function median(a, n,   i, j, t) {
 				for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 				return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 			}
-			$2 == c && $1 == "walbuf" { wr[++nw] = $3; wp[nw] = $4 }
-			$2 == c && $1 == "sqlite" { sr[++ns] = $3; sp[ns] = $4 }
+			$2 == c && $1 == "walbuf" { wr[++nw] = $3; wp[nw] = $4; wc[nw] = $5; ww[nw] = $6 }
+			$2 == c && $1 == "sqlite" { sr[++ns] = $3; sp[ns] = $4; sc[ns] = $5; sw[ns] = $6 }
 			END {
 				a = median(wr, nw); b = median(sr, ns)
-				printf "  %5s %14.0f %14.0f %10.2fms %10.2fms %7.0f%%\n", c, a, b, median(wp, nw), median(sp, ns), (b > 0 ? 100 * (a - b) / b : 0)
+				printf "  %5s %14.0f %14.0f %10.2fms %10.2fms %7.0f%% %8.1f / %-7.1f %8.2f / %-7.2f\n", c, a, b,
+					median(wp, nw), median(sp, ns), (b > 0 ? 100 * (a - b) / b : 0),
+					median(wc, nw), median(sc, ns), median(ww, nw), median(sw, ns)
 			}' "$rows"
+		done
+		echo "  each run, in order (req/s):"
+		for label in walbuf sqlite; do
+			for c in 16 64; do
+				printf '    %-6s -c%-3s %s\n' "$label" "$c" \
+					"$(awk -v l="$label" -v c="$c" '$1 == l && $2 == c { printf "%s%.0f", (n++ ? ", " : ""), $3 }' "$rows")"
+			done
 		done
 	} >"$out"
 }
