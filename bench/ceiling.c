@@ -2,7 +2,7 @@
  *
  * invent-mock answers a PATCH only after the transaction holding it committed,
  * so its HTTP thread suspends every request and the store thread resumes it
- * with the answer (see server/store.c). This program keeps exactly that shape
+ * with the answer (see server/store_thread.c). This program keeps exactly that shape
  * (libmicrohttpd's internal epoll thread, MHD_suspend_connection(), a second
  * thread that takes every queued request at once and calls
  * MHD_resume_connection() for each) and does no work at all in between: the

@@ -1,5 +1,5 @@
 /* See api_contacts.h. Handlers validate on the HTTP thread, defer the database
- * work to the store thread (store.c explains why) and render the answer back on
+ * work to the store thread (store_thread.c explains why) and render the answer back on
  * the HTTP thread once it has committed. */
 #include "api_contacts.h"
 

@@ -1,7 +1,7 @@
 /* The store: invent-mock's state in SQLite (schema, prepared statements,
  * transactions) and the one thread that runs every query, batching concurrent
  * requests into shared transactions. The concurrency model is explained at the
- * top of store.c. */
+ * top of store_thread.c. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,7 +21,7 @@ struct store_options {
 	bool sync_full;		/* synchronous=FULL (survives power loss) instead of NORMAL */
 	unsigned max_batch;	/* most jobs one transaction may hold; 0 means the default */
 	/* Jobs queued while a batch runs join it only until it has run this long;
-	 * 0 means the default (1 ms; see STORE_JOIN_WINDOW_US in store.c). */
+	 * 0 means the default (1 ms; see STORE_JOIN_WINDOW_US in store_thread.c). */
 	unsigned join_window_us;
 };
 

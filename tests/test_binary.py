@@ -396,10 +396,10 @@ def wal_state(db):
 
 
 def store_checkpoint_pages():
-    """STORE_CHECKPOINT_PAGES from server/store.c, so this test follows it."""
-    with open(os.path.join(HERE, "..", "server", "store.c")) as f:
+    """STORE_CHECKPOINT_PAGES from server/store_thread.c, so this test follows it."""
+    with open(os.path.join(HERE, "..", "server", "store_thread.c")) as f:
         m = re.search(r"STORE_CHECKPOINT_PAGES\s*=\s*(\d+)", f.read())
-    assert m, "STORE_CHECKPOINT_PAGES not found in server/store.c"
+    assert m, "STORE_CHECKPOINT_PAGES not found in server/store_thread.c"
     return int(m.group(1))
 
 

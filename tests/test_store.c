@@ -158,7 +158,7 @@ static char *temp_db(void)
 	return path;
 }
 
-/* Checkpoint rounds (store.c, on_wal_commit): under writes that never pause,
+/* Checkpoint rounds (store_thread.c, on_wal_commit): under writes that never pause,
  * the WAL still starts again from its beginning every round. Each job is its
  * own transaction of one page (a PATCH of one contact), and the next is only
  * submitted when the last is answered, so the store thread commits
@@ -304,6 +304,20 @@ static void join_done(void *arg, int rc, const struct error *err)
 	pthread_mutex_unlock(&a->t->lock);
 }
 
+/* Starts t's store with job 0 queued (each job queues the next), waits until
+ * every job is done, and closes the store. */
+static void join_test_run(struct join_test *t)
+{
+	struct error err = {0};
+	CHECK(store_start(t->s, &err) == 0);
+	store_submit(t->s, &t->jobs[0]);
+	pthread_mutex_lock(&t->lock);
+	while (t->finished < JOIN_JOBS)
+		pthread_cond_wait(&t->all_done, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+	store_close(t->s);
+}
+
 static void run_join_test(unsigned max_batch, unsigned window_us, unsigned run_us,
 			  const char *want)
 {
@@ -319,13 +333,7 @@ static void run_join_test(unsigned max_batch, unsigned window_us, unsigned run_u
 		t.args[i] = (struct join_arg){.t = &t, .i = i};
 		t.jobs[i] = (struct store_job){.run = join_run, .done = join_done, .arg = &t.args[i]};
 	}
-	CHECK(store_start(t.s, &err) == 0);
-	store_submit(t.s, &t.jobs[0]);
-	pthread_mutex_lock(&t.lock);
-	while (t.finished < JOIN_JOBS)
-		pthread_cond_wait(&t.all_done, &t.lock);
-	pthread_mutex_unlock(&t.lock);
-	store_close(t.s);
+	join_test_run(&t);
 	CHECK_STR_EQ(t.log, want);
 	pthread_cond_destroy(&t.all_done);
 	pthread_mutex_destroy(&t.lock);
@@ -394,13 +402,7 @@ static void committed_runs_before_any_done(void)
 					       .done = log_done,
 					       .arg = &t.args[i]};
 	}
-	CHECK(store_start(t.s, &err) == 0);
-	store_submit(t.s, &t.jobs[0]);
-	pthread_mutex_lock(&t.lock);
-	while (t.finished < JOIN_JOBS)
-		pthread_cond_wait(&t.all_done, &t.lock);
-	pthread_mutex_unlock(&t.lock);
-	store_close(t.s);
+	join_test_run(&t);
 	CHECK_STR_EQ(t.log, "r0 r1 r2 r3 c0 c2 c3 d0 f1 d2 d3 r4 r5 c4 c5 d4 d5 ");
 	pthread_cond_destroy(&t.all_done);
 	pthread_mutex_destroy(&t.lock);

@@ -1,0 +1,349 @@
+/* Fixtures in the store: loading one, the in-memory copy of the fixture state
+ * that resets return to, resets of everything or one org, and isolated copies
+ * of a fixture org (made and deleted). */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct store_sql store_fixture_sql[] = {
+	{ST_ORG_INSERT, "INSERT INTO orgs (id, name, parent_id, origin, seq)"
+			" VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(seq), 0) + 1 FROM orgs))"},
+	{ST_KEY_INSERT, "INSERT INTO api_keys (key, org_id) VALUES (?1, ?2)"},
+	{ST_SEGMENT_INSERT, "INSERT INTO segments (org_id, id, name, color, created_at, updated_at)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+	{ST_MEMBER_INSERT, "INSERT INTO contact_segments (contact_pk, segment_pk)"
+			   " SELECT ?1, pk FROM segments WHERE org_id = ?2 AND id = ?3"},
+	{0, NULL},
+};
+
+static int insert_org_data(struct store *s, const struct fixture_org *o, const char *org_id,
+			   struct error *err)
+{
+	for (size_t i = 0; i < o->n_segments; i++) {
+		const struct segment *g = &o->segments[i];
+		sqlite3_stmt *st = stmt(s, ST_SEGMENT_INSERT);
+		bind_text(st, 1, org_id);
+		bind_text(st, 2, g->id);
+		bind_text(st, 3, g->name);
+		bind_text(st, 4, g->color);
+		sqlite3_bind_int64(st, 5, g->created_at);
+		sqlite3_bind_int64(st, 6, g->updated_at);
+		if (exec_stmt(s, st, err))
+			return -1;
+	}
+	for (size_t i = 0; i < o->n_contacts; i++) {
+		const struct contact *c = &o->contacts[i];
+		int64_t pk;
+		if (store_insert_contact(s, org_id, c, &pk, err))
+			return -1;
+		for (size_t k = 0; k < c->n_channels; k++)
+			if (store_insert_channel(s, pk, org_id, &c->channels[k], err))
+				return -1;
+		for (size_t k = 0; k < c->n_segments; k++) {
+			sqlite3_stmt *st = stmt(s, ST_MEMBER_INSERT);
+			sqlite3_bind_int64(st, 1, pk);
+			bind_text(st, 2, org_id);
+			bind_text(st, 3, c->segments[k].id);
+			if (exec_stmt(s, st, err))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int insert_org(struct store *s, const struct fixture_org *o, struct error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_ORG_INSERT);
+	bind_text(st, 1, o->id);
+	bind_text(st, 2, o->name);
+	bind_text(st, 3, o->parent_id);
+	bind_text(st, 4, NULL);
+	if (exec_stmt(s, st, err))
+		return -1;
+	for (size_t i = 0; i < o->n_api_keys; i++) {
+		st = stmt(s, ST_KEY_INSERT);
+		bind_text(st, 1, o->api_keys[i]);
+		bind_text(st, 2, o->id);
+		if (exec_stmt(s, st, err))
+			return -1;
+	}
+	return insert_org_data(s, o, o->id, err);
+}
+
+static int delete_org_data(struct store *s, const char *org_id, struct error *err)
+{
+	static const char *const sql[] = {"DELETE FROM contacts WHERE org_id = ?1",
+					  "DELETE FROM segments WHERE org_id = ?1"};
+	for (size_t i = 0; i < 2; i++) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			bind_text(st, 1, org_id);
+			rc = sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return db_error(s, rc, err);
+	}
+	return 0;
+}
+
+/* Records which file the data comes from (the row travels with resets, which
+ * copy the whole fixture database). */
+static int set_fixture_row(struct store *s, const struct fixture *f, struct error *err)
+{
+	struct error e = {0};
+	sqlite3_stmt *st = NULL;
+	if (exec_sql(s->db, "DELETE FROM fixture", &e))
+		return error_set(err, e.status, "%s", e.msg);
+	int rc = sqlite3_prepare_v2(s->db, "INSERT INTO fixture (hash, source) VALUES (?1, ?2)", -1,
+				    &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, f->hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, f->source, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+int store_load_fixture(struct store *s, const struct fixture *f, const char *only_org,
+		       struct error *err)
+{
+	lists_changed(s);
+	if (store_atomic_begin(s, err))
+		return -1;
+	int rc = 0;
+	if (only_org) {
+		const struct fixture_org *o = fixture_find_org(f, only_org);
+		rc = !o ? error_set(err, 400, "Org %s is not a fixture org", only_org)
+			: delete_org_data(s, only_org, err) || insert_org_data(s, o, o->id, err);
+	} else {
+		struct error e = {0};
+		if (exec_sql(s->db, "DELETE FROM orgs", &e))
+			rc = error_set(err, e.status, "%s", e.msg);
+		for (size_t i = 0; !rc && i < f->n_orgs; i++)
+			rc = insert_org(s, &f->orgs[i], err);
+		if (!rc)
+			rc = set_fixture_row(s, f, err);
+	}
+	return store_atomic_end(s, rc ? -1 : 0, err);
+}
+
+int store_fixture_hash(struct store *s, char out[17], char **source, struct error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT hash, source FROM fixture", -1, &st, NULL);
+	out[0] = '\0';
+	*source = NULL;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *h = sqlite3_column_text(st, 0), *src = sqlite3_column_text(st, 1);
+		snprintf(out, 17, "%s", h ? (const char *)h : "");
+		*source = xstrdup(src ? (const char *)src : "");
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+/* --- The fixture state: resets and isolated copies --- */
+
+/* Copies database src_name of connection src over dst_name of connection dst
+ * with the backup API: page by page in one write transaction, far faster than
+ * deleting and inserting rows. */
+static int copy_database(sqlite3 *dst, const char *dst_name, sqlite3 *src, const char *src_name)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, dst_name, src, src_name);
+	if (!b)
+		return sqlite3_errcode(dst);
+	int rc;
+	for (int tries = 0; tries < 100; tries++) {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		sqlite3_sleep(2); /* the checkpointer holds a lock for a moment */
+	}
+	sqlite3_backup_finish(b);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int store_set_fixture(struct store *s, const struct fixture *f, bool load, struct error *err)
+{
+	lists_changed(s);
+	/* The fixture state lives in its own in-memory database (the source of
+	 * whole-store resets), and a copy of it is attached to the store's
+	 * connection as "pristine", so that one org can be reset or copied in SQL. */
+	struct store_options o = {.path = ":memory:"};
+	bool empty;
+	struct error e = {0};
+	int rc;
+	if (s->read_only) {
+		/* Nothing can be reset in a file that cannot be written. */
+		return load ? error_set(err, 0, "the database is read-only") : 0;
+	}
+	if (store_open(&o, &s->pristine, &empty, &e) ||
+	    store_load_fixture(s->pristine, f, NULL, &e) ||
+	    exec_sql(s->db, "ATTACH DATABASE ':memory:' AS pristine", &e))
+		return error_set(err, 0, "cannot keep the fixture state: %s", e.msg);
+	if ((rc = copy_database(s->db, "pristine", s->pristine->db, "main")) != SQLITE_OK)
+		return error_set(err, 0, "cannot keep the fixture state: %s", sqlite3_errstr(rc));
+	return load ? store_reset(s, err) : 0;
+}
+
+/* Resets and copies need the fixture state and a writable file. */
+static int read_only_error(struct store *s, struct error *err)
+{
+	(void)s;
+	return error_set(err, 503, "The database is unavailable (read-only)");
+}
+
+int store_fixture_state(struct store *s, struct store **out, struct error *err)
+{
+	if (s->read_only || !s->pristine)
+		return read_only_error(s, err);
+	*out = s->pristine;
+	return 0;
+}
+
+int store_reset(struct store *s, struct error *err)
+{
+	lists_changed(s);
+	if (s->read_only)
+		return read_only_error(s, err);
+	/* Leaves exactly the fixture state: isolated orgs are gone with the rest. */
+	int rc = copy_database(s->db, "main", s->pristine->db, "main");
+	return rc == SQLITE_OK ? 0 : db_error(s, rc, err);
+}
+
+/* Copies fixture org src's segments, contacts, channels and memberships into
+ * org dst (which may be src itself, emptied first). */
+static int copy_org_data(struct store *s, const char *src, const char *dst, struct error *err)
+{
+	static const char *const sql[] = {
+		"INSERT INTO segments (org_id, id, name, color, created_at, updated_at)"
+		" SELECT ?2, id, name, color, created_at, updated_at FROM pristine.segments"
+		" WHERE org_id = ?1 ORDER BY pk",
+		"INSERT INTO contacts (org_id, id, name, blocked, unsubscribed, is_admin,"
+		" ai_replies_disabled, created_at, updated_at, blocked_at, unsubscribed_at,"
+		" unsubscribe_reason, unsubscribe_feedback)"
+		" SELECT ?2, id, name, blocked, unsubscribed, is_admin, ai_replies_disabled,"
+		" created_at, updated_at, blocked_at, unsubscribed_at, unsubscribe_reason,"
+		" unsubscribe_feedback FROM pristine.contacts WHERE org_id = ?1 ORDER BY pk",
+		"INSERT INTO channels (contact_pk, org_id, id, type, user_id, avatar, name, username,"
+		" email, phone, country, agent, ip, language, platform_data, created_at, updated_at,"
+		" link)"
+		" SELECT c.pk, ?2, ch.id, ch.type, ch.user_id, ch.avatar, ch.name, ch.username,"
+		" ch.email, ch.phone, ch.country, ch.agent, ch.ip, ch.language, ch.platform_data,"
+		" ch.created_at, ch.updated_at, ch.link FROM pristine.channels ch"
+		" JOIN pristine.contacts pc ON pc.pk = ch.contact_pk"
+		" JOIN main.contacts c ON c.org_id = ?2 AND c.id = pc.id"
+		" WHERE ch.org_id = ?1 ORDER BY ch.pk",
+		"INSERT INTO contact_segments (contact_pk, segment_pk)"
+		" SELECT c.pk, g.pk FROM pristine.contact_segments pcs"
+		" JOIN pristine.contacts pc ON pc.pk = pcs.contact_pk"
+		" JOIN pristine.segments pg ON pg.pk = pcs.segment_pk"
+		" JOIN main.contacts c ON c.org_id = ?2 AND c.id = pc.id"
+		" JOIN main.segments g ON g.org_id = ?2 AND g.id = pg.id"
+		" WHERE pc.org_id = ?1",
+	};
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			bind_text(st, 1, src);
+			bind_text(st, 2, dst);
+			rc = sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return db_error(s, rc, err);
+	}
+	return 0;
+}
+
+/* 0 if org is a fixture org, else -1 with status and "Org X is not a fixture org". */
+static int fixture_org(struct store *s, const char *org, int status, struct error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pristine.orgs WHERE id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, org);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? error_set(err, status, "Org %.256s is not a fixture org", org)
+				 : db_error(s, rc, err);
+}
+
+int store_reset_org(struct store *s, const char *org_id, struct error *err)
+{
+	lists_changed(s);
+	if (s->read_only)
+		return read_only_error(s, err);
+	if (fixture_org(s, org_id, 400, err) || store_atomic_begin(s, err))
+		return -1;
+	int rc = delete_org_data(s, org_id, err) || copy_org_data(s, org_id, org_id, err);
+	return store_atomic_end(s, rc ? -1 : 0, err);
+}
+
+int store_org_copy(struct store *s, const char *from, const char *new_id, const char *api_key,
+		   struct error *err)
+{
+	lists_changed(s);
+	if (s->read_only)
+		return read_only_error(s, err);
+	if (fixture_org(s, from, 400, err) || store_atomic_begin(s, err))
+		return -1;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db,
+				    "INSERT INTO orgs (id, name, parent_id, origin, seq)"
+				    " SELECT ?2, name, NULL, ?1, (SELECT coalesce(max(seq), 0) + 1 FROM main.orgs)"
+				    " FROM pristine.orgs WHERE id = ?1",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, from);
+		bind_text(st, 2, new_id);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	int failed = rc != SQLITE_DONE ? db_error(s, rc, err) : 0;
+	if (!failed) {
+		st = stmt(s, ST_KEY_INSERT);
+		bind_text(st, 1, api_key);
+		bind_text(st, 2, new_id);
+		failed = exec_stmt(s, st, err) || copy_org_data(s, from, new_id, err);
+	}
+	return store_atomic_end(s, failed ? -1 : 0, err);
+}
+
+int store_org_delete(struct store *s, const char *org_id, struct error *err)
+{
+	lists_changed(s);
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT origin IS NULL FROM orgs WHERE id = ?1", -1, &st, NULL);
+	int fixture = -1;
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, org_id);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			fixture = sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, rc, err);
+	if (fixture < 0)
+		return error_set(err, 404, "Org not found");
+	if (fixture)
+		return error_set(err, 400, "Org %.256s is a fixture org and cannot be deleted", org_id);
+	/* One statement: ON DELETE CASCADE takes keys, segments, contacts and the rest. */
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM orgs WHERE id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, org_id);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}

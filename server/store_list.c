@@ -1,0 +1,296 @@
+/* The list query of GET /orgs/{org_id}/contacts: put together from fixed
+ * fragments per filter, prepared once per combination, run for a page and for
+ * pagination-count. */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The list query is put together from these fixed fragments, one per filter
+ * given; values are always bound, never written into the SQL. Each combination
+ * is prepared once and kept (list_stmts). */
+enum {
+	LF_SEARCH,
+	LF_NAME,
+	LF_EMAIL,
+	LF_USER_ID,
+	LF_USERNAME,
+	LF_SEGMENT,
+	LF_UNSUBSCRIBED,
+	LF_EXCLUDE_ADMINS,
+	LF_SEGMENT_WIDE, /* segment_id of a large segment: see store_contacts_list */
+	LF__COUNT,
+	LF_STATUS_SHIFT = LF__COUNT, /* 3 bits of enum store_status above the flags */
+	LF_MASKS = 1 << (LF__COUNT + 3),
+};
+
+static const char *const list_fragments[LF__COUNT] = {
+	[LF_SEARCH] = " AND (c.name LIKE :search ESCAPE '\\' OR c.pk IN (SELECT contact_pk FROM"
+		      " channels WHERE org_id = :org AND (name LIKE :search ESCAPE '\\' OR username"
+		      " LIKE :search ESCAPE '\\' OR email LIKE :search ESCAPE '\\' OR phone LIKE"
+		      " :search ESCAPE '\\' OR user_id LIKE :search ESCAPE '\\')))",
+	[LF_NAME] = " AND c.name LIKE :name ESCAPE '\\'",
+	[LF_EMAIL] = " AND c.pk IN (SELECT contact_pk FROM channels WHERE org_id = :org"
+		     " AND email = :email COLLATE NOCASE)",
+	[LF_USER_ID] = " AND c.pk IN (SELECT contact_pk FROM channels WHERE org_id = :org"
+		       " AND user_id = :user_id COLLATE NOCASE)",
+	[LF_USERNAME] = " AND c.pk IN (SELECT contact_pk FROM channels WHERE org_id = :org"
+			" AND username LIKE :username ESCAPE '\\')",
+	[LF_SEGMENT] = " AND c.pk IN (SELECT cs.contact_pk FROM contact_segments cs"
+		       " WHERE cs.segment_pk = :segpk)",
+	[LF_SEGMENT_WIDE] = " AND EXISTS (SELECT 1 FROM contact_segments cs"
+			    " WHERE cs.contact_pk = c.pk AND cs.segment_pk = :segpk)",
+	[LF_UNSUBSCRIBED] = " AND c.unsubscribed = :unsubscribed",
+	[LF_EXCLUDE_ADMINS] = " AND c.is_admin = 0",
+};
+
+/* Literal conditions, so that the partial indexes of migration 002 apply. */
+static const char *const status_fragments[] = {
+	[STORE_STATUS_ALL] = "",
+	[STORE_STATUS_SUBSCRIBED] = " AND c.unsubscribed = 0 AND c.blocked = 0",
+	[STORE_STATUS_UNSUBSCRIBED] = " AND c.unsubscribed = 1",
+	[STORE_STATUS_BLOCKED] = " AND c.blocked = 1",
+	[STORE_STATUS_AI_REPLIES_DISABLED] = " AND c.ai_replies_disabled = 1",
+};
+
+/* "%value%" for LIKE, with the pattern characters of value escaped by '\'. */
+static char *like_pattern(const char *value)
+{
+	size_t n = strlen(value);
+	char *p = xmalloc(2 * n + 3), *o = p;
+	*o++ = '%';
+	for (const char *v = value; *v; v++) {
+		if (*v == '%' || *v == '_' || *v == '\\')
+			*o++ = '\\';
+		*o++ = *v;
+	}
+	*o++ = '%';
+	*o = '\0';
+	return p;
+}
+
+/* The statement for this filter mask (count or page), prepared on first use. */
+static sqlite3_stmt *list_stmt(struct store *s, unsigned mask, bool count, struct error *err)
+{
+	if (!s->list_stmts)
+		s->list_stmts = xcalloc(2 * LF_MASKS, sizeof *s->list_stmts);
+	sqlite3_stmt **slot = &s->list_stmts[2 * mask + count];
+	if (*slot) {
+		sqlite3_reset(*slot);
+		sqlite3_clear_bindings(*slot);
+		return *slot;
+	}
+	/* A filter naming one email, user_id or segment selects few contacts: start
+	 * from its index and sort them ("+" keeps SQLite from walking the org's
+	 * contacts in list order instead; it has no statistics to know better). */
+	bool narrow = mask & ((1u << LF_EMAIL) | (1u << LF_USER_ID) | (1u << LF_SEGMENT));
+	char sql[4096];
+	size_t len = (size_t)snprintf(sql, sizeof sql, "%s FROM contacts c WHERE %sc.org_id = :org",
+				      count ? "SELECT count(*)" : "SELECT " CONTACT_COLS,
+				      narrow ? "+" : "");
+	for (int f = 0; f < LF__COUNT; f++)
+		if (mask & (1u << f))
+			len += (size_t)snprintf(sql + len, sizeof sql - len, "%s", list_fragments[f]);
+	len += (size_t)snprintf(sql + len, sizeof sql - len, "%s",
+				status_fragments[mask >> LF_STATUS_SHIFT]);
+	if (!count)
+		snprintf(sql + len, sizeof sql - len,
+			 " ORDER BY c.created_at DESC, c.id LIMIT :take OFFSET :offset");
+	int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+	if (rc != SQLITE_OK) {
+		db_error(s, rc, err);
+		return NULL;
+	}
+	return *slot;
+}
+
+static void bind_named(sqlite3_stmt *st, const char *name, const char *value)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+	if (i)
+		bind_text(st, i, value);
+}
+
+/* The LIKE patterns of a query, made before binding (bound SQLITE_STATIC). */
+struct like_patterns {
+	char *search, *name, *username;
+};
+
+static void like_patterns_init(struct like_patterns *lp, const struct store_list_query *q)
+{
+	lp->search = q->search ? like_pattern(q->search) : NULL;
+	lp->name = q->name ? like_pattern(q->name) : NULL;
+	lp->username = q->username ? like_pattern(q->username) : NULL;
+}
+
+static void like_patterns_cleanup(struct like_patterns *lp)
+{
+	free(lp->search);
+	free(lp->name);
+	free(lp->username);
+}
+
+static void bind_query(sqlite3_stmt *st, const struct store_list_query *q,
+		       const struct like_patterns *lp)
+{
+	bind_named(st, ":org", q->org_id);
+	if (lp->search)
+		bind_named(st, ":search", lp->search);
+	if (lp->name)
+		bind_named(st, ":name", lp->name);
+	if (lp->username)
+		bind_named(st, ":username", lp->username);
+	if (q->email)
+		bind_named(st, ":email", q->email);
+	if (q->user_id)
+		bind_named(st, ":user_id", q->user_id);
+	int segpk = sqlite3_bind_parameter_index(st, ":segpk");
+	if (segpk)
+		sqlite3_bind_int64(st, segpk, q->segment_pk);
+	int i = sqlite3_bind_parameter_index(st, ":unsubscribed");
+	if (i)
+		sqlite3_bind_int(st, i, q->unsubscribed);
+}
+
+/* A segment of at most this many members is listed from its members (sorted
+ * afterwards); a larger one by walking the org's contacts in list order and
+ * probing membership, which finds a page long before the end. */
+enum { STORE_SEGMENT_NARROW_MAX = 2000 };
+
+static unsigned list_mask(const struct store_list_query *q)
+{
+	unsigned segment = !q->segment_id ? 0
+			   : q->segment_members > STORE_SEGMENT_NARROW_MAX ? 1u << LF_SEGMENT_WIDE
+									   : 1u << LF_SEGMENT;
+	return (q->search ? 1u << LF_SEARCH : 0) | (q->name ? 1u << LF_NAME : 0) |
+	       (q->email ? 1u << LF_EMAIL : 0) | (q->user_id ? 1u << LF_USER_ID : 0) |
+	       (q->username ? 1u << LF_USERNAME : 0) | segment |
+	       (q->unsubscribed >= 0 ? 1u << LF_UNSUBSCRIBED : 0) |
+	       (q->exclude_admins ? 1u << LF_EXCLUDE_ADMINS : 0) |
+	       ((unsigned)q->status << LF_STATUS_SHIFT);
+}
+
+/* Fills q's segment_pk and segment_members from its segment_id; 0 members and
+ * pk 0 when the org has no such segment (then nothing matches). */
+static int resolve_segment(struct store *s, struct store_list_query *q, struct error *err)
+{
+	if (!q->segment_id)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_SEGMENT_PK);
+	bind_text(st, 1, q->org_id);
+	bind_text(st, 2, q->segment_id);
+	int rc = sqlite3_step(st);
+	q->segment_pk = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	q->segment_members = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+int store_explain_list(struct store *s, const struct store_list_query *query, char **plan,
+		       struct error *err)
+{
+	struct store_list_query q0 = *query, *q = &q0;
+	if (resolve_segment(s, q, err))
+		return -1;
+	sqlite3_stmt *page = list_stmt(s, list_mask(q), false, err), *st = NULL;
+	if (!page)
+		return -1;
+	char *sql = xasprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(page));
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return db_error(s, rc, err);
+	struct like_patterns lp;
+	like_patterns_init(&lp, q);
+	bind_query(st, q, &lp);
+	char *out = xstrdup("");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *next = xasprintf("%s%s\n", out, (const char *)sqlite3_column_text(st, 3));
+		free(out);
+		out = next;
+	}
+	sqlite3_finalize(st);
+	like_patterns_cleanup(&lp);
+	if (rc != SQLITE_DONE) {
+		free(out);
+		return db_error(s, rc, err);
+	}
+	*plan = out;
+	return 0;
+}
+
+int store_contacts_list(struct store *s, const struct store_list_query *query,
+			struct contact **out, size_t *n, int64_t *total, struct error *err)
+{
+	struct store_list_query q0 = *query, *q = &q0;
+	if (resolve_segment(s, q, err))
+		return -1;
+	unsigned mask = list_mask(q);
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+	struct like_patterns lp;
+	like_patterns_init(&lp, q);
+	if (mask == (1u << LF_SEGMENT) || mask == (1u << LF_SEGMENT_WIDE)) {
+		/* The segment alone: its count is kept exact by the schema's triggers. */
+		*total = q->segment_members;
+	} else {
+		if (!(st = list_stmt(s, mask, true, err)))
+			goto fail;
+		bind_query(st, q, &lp);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			db_error(s, rc, err);
+			goto fail;
+		}
+		*total = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+
+	if (!(st = list_stmt(s, mask, false, err)))
+		goto fail;
+	bind_query(st, q, &lp);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":take"), q->take);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), (q->page - 1) * q->take);
+	struct contact *list = NULL;
+	size_t count = 0, cap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? 2 * cap : 16;
+			list = xrealloc(list, cap * sizeof *list);
+		}
+		memset(&list[count], 0, sizeof *list);
+		store_contact_from_row(st, &list[count++]);
+	}
+	sqlite3_reset(st);
+	like_patterns_cleanup(&lp);
+	if (rc != SQLITE_DONE)
+		db_error(s, rc, err);
+	/* Channels and segments after the page's rows, since their statements are
+	 * other ones; the transaction keeps it all one snapshot. */
+	for (size_t i = 0; rc == SQLITE_DONE && i < count; i++)
+		if (store_read_channels(s, list[i].store_pk, &list[i], err) ||
+		    store_read_segments(s, list[i].store_pk, &list[i], err))
+			rc = SQLITE_ERROR;
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < count; i++)
+			contact_cleanup(&list[i]);
+		free(list);
+		return -1;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+fail:
+	like_patterns_cleanup(&lp);
+	return -1;
+}
+
+void store_list_cleanup(struct store *s)
+{
+	for (int i = 0; s->list_stmts && i < 2 * LF_MASKS; i++)
+		sqlite3_finalize(s->list_stmts[i]);
+	free(s->list_stmts);
+	s->list_stmts = NULL;
+}
