@@ -9,6 +9,7 @@
 #include "faults.h"
 #include "fixtures.h"
 #include "http.h"
+#include "http_request.h"
 #include "ids.h"
 #include "journal.h"
 #include "store.h"

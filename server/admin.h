@@ -1,6 +1,6 @@
 /* The test-control plane under /__admin/: health, reset, isolated orgs, the
  * request journal, fault injection, the clock, and reading any contact. JSON in
- * and out, errors in the API's envelope; --admin-token guards it (http.c). */
+ * and out, errors in the API's envelope; --admin-token guards it (http_pipeline.c). */
 #pragma once
 
 struct request;

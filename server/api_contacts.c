@@ -8,7 +8,7 @@
 #include "contact_create.h"
 #include "contact_json.h"
 #include "contact_patch.h"
-#include "http.h"
+#include "http_request.h"
 #include "store.h"
 #include "xalloc.h"
 

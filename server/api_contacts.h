@@ -1,5 +1,5 @@
 /* The emulated Invent endpoints under /orgs/{org_id}/contacts (invent-api.md §1
- * and §5). Each answers through http.h; auth and the JSON body are checked
+ * and §5). Each answers through http_request.h; auth and the JSON body are checked
  * before they are called. */
 #pragma once
 

@@ -5,7 +5,7 @@
 
 struct request;
 
-/* A handler answers the request with request_reply*() or request_defer() (http.h). */
+/* A handler answers the request with request_reply*() or request_defer() (http_request.h). */
 typedef void route_handler(struct request *r);
 
 enum route_flags {
