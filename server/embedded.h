@@ -12,3 +12,12 @@ extern const char embedded_demo_json[]; /* fixtures/demo.json, NUL-terminated */
 extern const size_t embedded_demo_json_len;
 extern const char embedded_openapi_json[]; /* schema/openapi.json */
 extern const size_t embedded_openapi_json_len;
+/* The console (server/ui/), served by console.c. */
+extern const char embedded_ui_index_html[];
+extern const size_t embedded_ui_index_html_len;
+extern const char embedded_ui_console_css[];
+extern const size_t embedded_ui_console_css_len;
+extern const char embedded_ui_console_js[];
+extern const size_t embedded_ui_console_js_len;
+extern const char embedded_ui_favicon_svg[];
+extern const size_t embedded_ui_favicon_svg_len;

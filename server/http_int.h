@@ -92,7 +92,7 @@ struct request {
 	size_t resp_len;
 	struct stream *stream; /* the body in pieces, until libmicrohttpd takes it */
 	const char *allow; /* Allow header for 405 */
-	char *headers[8];  /* extra answer headers: name, value, name, value... */
+	char *headers[16]; /* extra answer headers: name, value, name, value... */
 	size_t n_headers;
 	char *query_values[16]; /* decoded query values handed out, freed at the end */
 	size_t n_query_values;

@@ -266,7 +266,10 @@ static enum MHD_Result send_reply(struct request *r)
 		return MHD_NO;
 	r->resp = NULL; /* libmicrohttpd frees it with the response */
 	r->stream = NULL;
-	if (r->status != 204)
+	bool typed = r->status == 204 || r->status == 304;
+	for (size_t i = 0; i + 1 < r->n_headers; i += 2)
+		typed |= !strcasecmp(r->headers[i], MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!typed) /* JSON unless the handler said otherwise (the console's files) */
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (r->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);

@@ -24,6 +24,9 @@ static void print_ready(const struct app *a, const struct config *cfg)
 	cJSON_AddNumberToObject(o, "port", port);
 	cJSON_AddNumberToObject(o, "pid", getpid());
 	cJSON_AddStringToObject(o, "db", cfg->db_path);
+	char console[320];
+	snprintf(console, sizeof console, "%s/__admin/ui/", url);
+	cJSON_AddStringToObject(o, "console", console);
 	char *line = cJSON_PrintUnformatted(o);
 	printf("%s\n", line);
 	fflush(stdout);

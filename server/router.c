@@ -3,6 +3,7 @@
 
 #include "admin.h"
 #include "api_contacts.h"
+#include "console.h"
 #include "urlcode.h"
 #include "xalloc.h"
 
@@ -20,8 +21,12 @@ static const struct route routes[] = {
 	{"POST", "/orgs/{org_id}/contacts/{contact_id}/segments/{segment_id}",
 	 api_contacts_add_segment, ROUTE_ORG},
 	{"GET", "/openapi.json", admin_openapi, 0},
+	{"GET", "/", console_root, ROUTE_HIDDEN},
+	{"GET", "/__admin/ui", console_file, 0},
+	{"GET", "/__admin/ui/{file}", console_file, 0},
 	{"GET", "/__admin/health", admin_health, ROUTE_ADMIN},
 	{"POST", "/__admin/reset", admin_reset, ROUTE_ADMIN | ROUTE_JSON_BODY},
+	{"GET", "/__admin/orgs", admin_orgs_list, ROUTE_ADMIN},
 	{"POST", "/__admin/orgs", admin_org_create, ROUTE_ADMIN | ROUTE_JSON_BODY},
 	{"DELETE", "/__admin/orgs/{org_id}", admin_org_delete, ROUTE_ADMIN},
 	{"GET", "/__admin/orgs/{org_id}/contacts/{contact_id}", admin_contact, ROUTE_ADMIN},
@@ -82,6 +87,7 @@ enum router_result router_match(const char *method, const char *path, struct rou
 {
 	memset(m, 0, sizeof *m);
 	const char *matched_pattern = NULL;
+	bool hidden = false;
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
 		const struct route *rt = &routes[i];
 		if (matched_pattern && strcmp(matched_pattern, rt->pattern))
@@ -91,6 +97,7 @@ enum router_result router_match(const char *method, const char *path, struct rou
 			if (!match_pattern(rt->pattern, path, &tmp))
 				continue;
 			matched_pattern = rt->pattern;
+			hidden = rt->flags & ROUTE_HIDDEN;
 			memcpy(m->params, tmp.params, sizeof tmp.params);
 			m->n_params = tmp.n_params;
 		}
@@ -101,6 +108,8 @@ enum router_result router_match(const char *method, const char *path, struct rou
 		size_t len = strlen(m->allow);
 		snprintf(m->allow + len, sizeof m->allow - len, "%s%s", len ? ", " : "", rt->method);
 	}
+	if (matched_pattern && hidden)
+		return ROUTER_NOT_FOUND;
 	return matched_pattern ? ROUTER_METHOD_NOT_ALLOWED : ROUTER_NOT_FOUND;
 }
 

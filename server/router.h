@@ -12,6 +12,8 @@ enum route_flags {
 	ROUTE_ORG = 1 << 0,	  /* an /orgs route: Bearer key, params[0] is the org */
 	ROUTE_JSON_BODY = 1 << 1, /* takes a JSON body (size, Content-Type, parse) */
 	ROUTE_ADMIN = 1 << 2,	  /* the admin API: --admin-token if set */
+	ROUTE_HIDDEN = 1 << 3,	  /* another method on the path is a 404, not a 405 (GET /,
+				     there for browsers only, is no resource of the API) */
 };
 
 struct route {
