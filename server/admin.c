@@ -30,6 +30,8 @@ struct admin_op {
 	int64_t orgs, contacts;
 	double duration_ms;
 	struct auth_index *index; /* built by the job, published once it committed */
+	struct store_org *org_list; /* GET /__admin/orgs */
+	size_t n_orgs;
 };
 
 static void op_free(void *p)
@@ -38,6 +40,7 @@ static void op_free(void *p)
 	free(op->reset_org);
 	contact_cleanup(&op->contact);
 	auth_index_free(op->index);
+	store_orgs_free(op->org_list, op->n_orgs);
 	free(op);
 }
 
@@ -262,6 +265,51 @@ void admin_org_create(struct request *r)
 	ids_generate(ids, "sk_test_", op->api_key);
 	request_on_commit(r, publish_index);
 	request_defer(r, org_create_run, org_create_reply);
+}
+
+static int orgs_run(struct store *s, struct request *r, struct error *err)
+{
+	struct admin_op *op = request_data(r);
+	return store_orgs(s, &op->org_list, &op->n_orgs, err);
+}
+
+static void orgs_reply(struct request *r)
+{
+	struct admin_op *op = request_data(r);
+	cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "orgs");
+	for (size_t i = 0; i < op->n_orgs; i++) {
+		const struct store_org *g = &op->org_list[i];
+		cJSON *org = cJSON_CreateObject();
+		cJSON_AddItemToArray(list, org);
+		cJSON_AddStringToObject(org, "id", g->id);
+		cJSON_AddStringToObject(org, "name", g->name);
+		if (g->parent_id)
+			cJSON_AddStringToObject(org, "parent_id", g->parent_id);
+		else
+			cJSON_AddNullToObject(org, "parent_id");
+		cJSON *keys = cJSON_AddArrayToObject(org, "api_keys");
+		for (size_t k = 0; k < g->n_api_keys; k++)
+			cJSON_AddItemToArray(keys, cJSON_CreateString(g->api_keys[k]));
+		cJSON_AddBoolToObject(org, "isolated", g->isolated);
+		cJSON_AddNumberToObject(org, "contacts_count", (double)g->contacts_count);
+		cJSON *segs = cJSON_AddArrayToObject(org, "segments");
+		for (size_t k = 0; k < g->n_segments; k++) {
+			cJSON *seg = cJSON_CreateObject();
+			cJSON_AddItemToArray(segs, seg);
+			cJSON_AddStringToObject(seg, "id", g->segments[k].id);
+			cJSON_AddStringToObject(seg, "name", g->segments[k].name);
+			cJSON_AddStringToObject(seg, "color", g->segments[k].color);
+			cJSON_AddNumberToObject(seg, "contacts_count",
+						(double)g->segments[k].contacts_count);
+		}
+	}
+	reply_json(r, 200, o);
+}
+
+void admin_orgs_list(struct request *r)
+{
+	op_new(r);
+	request_defer(r, orgs_run, orgs_reply);
 }
 
 static int org_delete_run(struct store *s, struct request *r, struct error *err)

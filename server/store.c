@@ -22,6 +22,12 @@ static const struct store_sql store_orgs_sql[] = {
 	{ST_KEYS_ALL, "SELECT key, org_id FROM api_keys"},
 	{ST_ORGS_ALL, "SELECT id, parent_id FROM orgs ORDER BY seq"},
 	{ST_COUNTS, "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM contacts)"},
+	{ST_ORG_LIST, "SELECT id, name, parent_id, origin IS NOT NULL,"
+		      " (SELECT count(*) FROM contacts c WHERE c.org_id = o.id)"
+		      " FROM orgs o ORDER BY origin IS NOT NULL, seq"},
+	{ST_ORG_KEYS, "SELECT key FROM api_keys WHERE org_id = ?1 ORDER BY rowid"},
+	{ST_ORG_SEGMENTS, "SELECT id, name, color, contacts_count, created_at, updated_at"
+			  " FROM segments WHERE org_id = ?1 ORDER BY pk"},
 	{0, NULL},
 };
 
@@ -251,4 +257,93 @@ int store_integrity_check(struct store *s, struct error *err)
 					   : sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
 	return ok ? 0 : -1;
+}
+
+/* --- The orgs, for the admin API --- */
+
+/* Room for one more of len items of size bytes at p, doubling *cap. */
+static void *grow(void *p, size_t len, size_t *cap, size_t size)
+{
+	if (len < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 4;
+	return xrealloc(p, *cap * size);
+}
+
+static int org_details(struct store *s, struct store_org *o, struct error *err)
+{
+	int rc;
+	size_t cap = 0;
+	sqlite3_stmt *st = stmt(s, ST_ORG_KEYS);
+	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		o->api_keys = grow(o->api_keys, o->n_api_keys, &cap, sizeof *o->api_keys);
+		o->api_keys[o->n_api_keys++] = col_text(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, rc, err);
+	cap = 0;
+	st = stmt(s, ST_ORG_SEGMENTS);
+	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		o->segments = grow(o->segments, o->n_segments, &cap, sizeof *o->segments);
+		o->segments[o->n_segments++] = (struct segment){
+			.id = col_text(st, 0),
+			.name = col_text(st, 1),
+			.color = col_text(st, 2),
+			.contacts_count = sqlite3_column_int64(st, 3),
+			.created_at = sqlite3_column_int64(st, 4),
+			.updated_at = sqlite3_column_int64(st, 5),
+		};
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+}
+
+int store_orgs(struct store *s, struct store_org **out, size_t *n, struct error *err)
+{
+	struct store_org *list = NULL;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st = stmt(s, ST_ORG_LIST);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		list = grow(list, len, &cap, sizeof *list);
+		list[len++] = (struct store_org){
+			.id = col_text(st, 0),
+			.name = col_text(st, 1),
+			.parent_id = col_text(st, 2),
+			.isolated = sqlite3_column_int(st, 3),
+			.contacts_count = sqlite3_column_int64(st, 4),
+		};
+	}
+	sqlite3_reset(st);
+	rc = rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+	/* Keys and segments once the org list is read: each reads with a statement
+	 * of its own, one org at a time. */
+	for (size_t i = 0; !rc && i < len; i++)
+		rc = org_details(s, &list[i], err);
+	if (rc) {
+		store_orgs_free(list, len);
+		return -1;
+	}
+	*out = list;
+	*n = len;
+	return 0;
+}
+
+void store_orgs_free(struct store_org *orgs, size_t n)
+{
+	for (size_t i = 0; orgs && i < n; i++) {
+		free(orgs[i].id);
+		free(orgs[i].name);
+		free(orgs[i].parent_id);
+		for (size_t k = 0; k < orgs[i].n_api_keys; k++)
+			free(orgs[i].api_keys[k]);
+		free(orgs[i].api_keys);
+		for (size_t k = 0; k < orgs[i].n_segments; k++)
+			segment_cleanup(&orgs[i].segments[k]);
+		free(orgs[i].segments);
+	}
+	free(orgs);
 }

@@ -210,6 +210,25 @@ int store_each_org(struct store *s,
 		   void (*fn)(void *arg, const char *org_id, const char *parent_id), void *arg,
 		   struct error *err);
 
+/* An org as GET /__admin/orgs shows it. */
+struct store_org {
+	char *id, *name;
+	char *parent_id;	/* NULL for a top-level org */
+	char **api_keys;	/* in the order they were stored */
+	size_t n_api_keys;
+	bool isolated;		/* made by store_org_copy */
+	int64_t contacts_count;
+	struct segment *segments; /* in the order they were stored, with contacts_count */
+	size_t n_segments;
+};
+
+/* Every org: fixture orgs in the order they were loaded, then isolated orgs in
+ * the order they were made. Writes a heap array of *n orgs to *out (free with
+ * store_orgs_free), only on success. */
+int store_orgs(struct store *s, struct store_org **out, size_t *n, struct error *err);
+/* Frees what store_orgs wrote. NULL is fine. */
+void store_orgs_free(struct store_org *orgs, size_t n);
+
 /* Counts of orgs and contacts, for health and tests. */
 int store_counts(struct store *s, int64_t *orgs, int64_t *contacts, struct error *err);
 

@@ -794,7 +794,8 @@ def run_admin_requests(run):
     c("delete a fixture org", "DELETE", O + "/org_demo", None, [], 400,
       msg="Org org_demo is a fixture org and cannot be deleted")
     c("delete no such org", "DELETE", O + "/org_nope", None, [], 404, msg="Org not found")
-    c("GET on the orgs path", "GET", O, None, [], 405)
+    c("the orgs", "GET", O, None, [], 200)
+    c("PUT on the orgs path", "PUT", O, None, [], 405)
     c("GET on an org", "GET", O + "/org_demo", None, [], 405)
 
     # GET /__admin/orgs/{org_id}/contacts/{contact_id}
