@@ -434,6 +434,97 @@ static void health_counts_isolated_orgs(void)
 	test_server_stop(ts);
 }
 
+/* -------------------------------------------------------------------- orgs */
+
+static const char orgs_fixture_json[] =
+	"{\"id\":\"org_demo\",\"name\":\"Northwind Coffee\",\"parent_id\":null,"
+	"\"api_keys\":[\"sk_test_demo\"],\"isolated\":false,\"contacts_count\":52,\"segments\":["
+	"{\"id\":\"seg_vip\",\"name\":\"VIP\",\"color\":\"amber\",\"contacts_count\":%d},"
+	"{\"id\":\"seg_newsletter\",\"name\":\"Newsletter\",\"color\":\"sky\",\"contacts_count\":13},"
+	"{\"id\":\"seg_beta\",\"name\":\"Beta testers\",\"color\":\"violet\",\"contacts_count\":8},"
+	"{\"id\":\"seg_wholesale\",\"name\":\"Wholesale\",\"color\":\"green\",\"contacts_count\":9},"
+	"{\"id\":\"seg_subscription\",\"name\":\"Coffee subscription\",\"color\":\"teal\","
+	"\"contacts_count\":8},"
+	"{\"id\":\"seg_events\",\"name\":\"Tasting events\",\"color\":\"rose\",\"contacts_count\":6}]},"
+	"{\"id\":\"org_demo_eu\",\"name\":\"Northwind Coffee Europe\",\"parent_id\":\"org_demo\","
+	"\"api_keys\":[\"sk_test_demo_eu\"],\"isolated\":false,\"contacts_count\":6,\"segments\":["
+	"{\"id\":\"seg_eu_berlin\",\"name\":\"Berlin roastery\",\"color\":\"orange\",\"contacts_count\":2},"
+	"{\"id\":\"seg_eu_newsletter\",\"name\":\"EU newsletter\",\"color\":\"blue\",\"contacts_count\":3}]},"
+	"{\"id\":\"org_acme\",\"name\":\"Acme Corporation\",\"parent_id\":null,"
+	"\"api_keys\":[\"sk_test_acme\"],\"isolated\":false,\"contacts_count\":%d,\"segments\":["
+	"{\"id\":\"seg_acme_enterprise\",\"name\":\"Enterprise\",\"color\":\"indigo\",\"contacts_count\":2},"
+	"{\"id\":\"seg_acme_trial\",\"name\":\"Free trial\",\"color\":\"lime\",\"contacts_count\":3},"
+	"{\"id\":\"seg_acme_churn\",\"name\":\"Churn risk\",\"color\":\"red\",\"contacts_count\":2}]}";
+
+static const char orgs_isolated_json[] =
+	",{\"id\":\"%s\",\"name\":\"Acme Corporation\",\"parent_id\":null,"
+	"\"api_keys\":[\"%s\"],\"isolated\":true,\"contacts_count\":8,\"segments\":["
+	"{\"id\":\"seg_acme_enterprise\",\"name\":\"Enterprise\",\"color\":\"indigo\",\"contacts_count\":2},"
+	"{\"id\":\"seg_acme_trial\",\"name\":\"Free trial\",\"color\":\"lime\",\"contacts_count\":3},"
+	"{\"id\":\"seg_acme_churn\",\"name\":\"Churn risk\",\"color\":\"red\",\"contacts_count\":2}]}";
+
+static void expect_orgs(const struct test_server *ts, const char *expected)
+{
+	struct http_resp r = admin(ts, "GET", "/__admin/orgs", NULL);
+	CHECK_INT_EQ(r.status, 200);
+	CHECK_STR_EQ(r.body, expected);
+	http_resp_cleanup(&r);
+}
+
+/* Fixture orgs in fixture order with their keys, counts and segments, then
+ * isolated orgs in the order they were made; counts follow the data. */
+static void orgs_lists_fixture_then_isolated(void)
+{
+	struct test_server *ts = start();
+	char expected[8192], *p;
+	p = expected + sprintf(expected, "{\"orgs\":[");
+	p += sprintf(p, orgs_fixture_json, 9, 8);
+	sprintf(p, "]}");
+	expect_orgs(ts, expected);
+
+	char org1[64], key1[64], org2[64], key2[64];
+	new_org(ts, "org_acme", org1, key1);
+	new_org(ts, "org_acme", org2, key2);
+	expect_status(keyed(ts, "POST", "sk_test_demo", "/orgs/c/contacts/ct_alan/segments/seg_vip",
+			    NULL),
+		      201);
+	expect_status(keyed(ts, "POST", "sk_test_acme", "/orgs/c/contacts",
+			    "{\"channel\":{\"user_id\":\"new-1\"}}"),
+		      201);
+	p = expected + sprintf(expected, "{\"orgs\":[");
+	p += sprintf(p, orgs_fixture_json, 10, 9);
+	p += sprintf(p, orgs_isolated_json, org1, key1);
+	p += sprintf(p, orgs_isolated_json, org2, key2);
+	sprintf(p, "]}");
+	expect_orgs(ts, expected);
+
+	expect_status(admin(ts, "DELETE", "/__admin/orgs/org_nope", NULL), 404);
+	char path[128];
+	snprintf(path, sizeof path, "/__admin/orgs/%s", org1);
+	expect_status(admin(ts, "DELETE", path, NULL), 204);
+	p = expected + sprintf(expected, "{\"orgs\":[");
+	p += sprintf(p, orgs_fixture_json, 10, 9);
+	p += sprintf(p, orgs_isolated_json, org2, key2);
+	sprintf(p, "]}");
+	expect_orgs(ts, expected);
+	test_server_stop(ts);
+}
+
+static void orgs_needs_admin_token(void)
+{
+	struct test_server *ts = test_server_start(NULL, "--admin-token", "secret", NULL);
+	struct http_resp r = admin(ts, "GET", "/__admin/orgs", NULL);
+	CHECK_INT_EQ(r.status, 401);
+	CHECK_STR_EQ(r.body, "{\"statusCode\":401,\"error\":\"Unauthorized\","
+			     "\"message\":\"Missing Authorization header\"}");
+	http_resp_cleanup(&r);
+	r = keyed(ts, "GET", "secret", "/__admin/orgs", NULL);
+	CHECK_INT_EQ(r.status, 200);
+	CHECK(!strncmp(r.body, "{\"orgs\":[{\"id\":\"org_demo\",", 26));
+	http_resp_cleanup(&r);
+	test_server_stop(ts);
+}
+
 /* ------------------------------------------------------------------- reset */
 
 /* Changes org_demo and makes an isolated org; then reset with body; checks
@@ -2497,6 +2588,8 @@ static const struct test_case cases[] = {
 	TEST_CASE("admin@health-reports-state", health_reports_state),
 	TEST_CASE("admin@health-real-clock-without-flag", health_real_clock_without_flag),
 	TEST_CASE("admin@health-counts-isolated-orgs", health_counts_isolated_orgs),
+	TEST_CASE("admin@orgs-lists-fixture-then-isolated", orgs_lists_fixture_then_isolated),
+	TEST_CASE("admin@orgs-needs-admin-token", orgs_needs_admin_token),
 	/* reset */
 	TEST_CASE("admin@reset-restores-fixture-state", reset_restores_fixture_state),
 	TEST_CASE("admin@reset-with-empty-object", reset_with_empty_object),
