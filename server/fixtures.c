@@ -84,7 +84,7 @@ static void strset_cleanup(struct strset *set)
 }
 
 struct loader {
-	const char *source;
+	const char *prefix; /* "<source>: " for a file, "" for a document sent whole */
 	int64_t now_ms;
 	struct error *err;
 	struct strset org_ids, api_keys; /* unique across the whole file */
@@ -107,7 +107,7 @@ static int fail(struct loader *ld, const char *path, const char *key, const char
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	error_set(ld->err, 0, "%s: %s%s%.100s: %s", ld->source, path, key && *path ? "." : "",
+	error_set(ld->err, 0, "%s%s%s%.100s: %s", ld->prefix, path, key && *path ? "." : "",
 		  key ? key : "", what);
 	return -1;
 }
@@ -651,10 +651,12 @@ out:
 	return rc;
 }
 
-int fixture_parse(const char *text, size_t len, const char *source, int64_t now_ms,
-		  struct fixture **out, struct error *err)
+/* The one parser behind files, the embedded demo and imports: messages start
+ * with prefix, which is "<source>: " or "". */
+static int parse(const char *text, size_t len, const char *source, const char *prefix,
+		 int64_t now_ms, struct fixture **out, struct error *err)
 {
-	struct loader ld = {.source = source, .now_ms = now_ms, .err = err};
+	struct loader ld = {.prefix = prefix, .now_ms = now_ms, .err = err};
 	struct fixture *f = xcalloc(1, sizeof *f);
 	cJSON *root = NULL;
 	struct error jerr;
@@ -665,13 +667,13 @@ int fixture_parse(const char *text, size_t len, const char *source, int64_t now_
 	snprintf(f->hash, sizeof f->hash, "%016" PRIx64, fnv1a64(text, len));
 	if (json_strict_parse_path(text, len, &root, p, sizeof p, &jerr)) {
 		if (p[0])
-			error_set(err, 0, "%s: %s: is a duplicate key", source, p);
+			error_set(err, 0, "%s%s: is a duplicate key", prefix, p);
 		else
-			error_set(err, 0, "%s: file %s", source, jerr.msg);
+			error_set(err, 0, "%s%s %s", prefix, *prefix ? "file" : "Document", jerr.msg);
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
-		error_set(err, 0, "%s: file must be a JSON object", source);
+		error_set(err, 0, "%s%s must be a JSON object", prefix, *prefix ? "file" : "Document");
 		goto out;
 	}
 	static const char *const top_keys[] = {"orgs", NULL};
@@ -705,6 +707,20 @@ out:
 	strset_cleanup(&ld.api_keys);
 	fixture_free(f);
 	return rc;
+}
+
+int fixture_parse(const char *text, size_t len, const char *source, int64_t now_ms,
+		  struct fixture **out, struct error *err)
+{
+	char prefix[ERROR_MSG_MAX / 2];
+	snprintf(prefix, sizeof prefix, "%s: ", source);
+	return parse(text, len, source, prefix, now_ms, out, err);
+}
+
+int fixture_parse_document(const char *text, size_t len, const char *source, int64_t now_ms,
+			   struct fixture **out, struct error *err)
+{
+	return parse(text, len, source, "", now_ms, out, err);
 }
 
 int fixture_load_file(const char *path, int64_t now_ms, struct fixture **out, struct error *err)

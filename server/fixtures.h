@@ -34,6 +34,13 @@ struct fixture {
 int fixture_parse(const char *text, size_t len, const char *source, int64_t now_ms,
 		  struct fixture **out, struct error *err);
 
+/* As fixture_parse, for a document sent whole rather than read from a file (an
+ * import's body): messages are "<json path>: <what is wrong>" with no source
+ * before them ("Document is not valid JSON (at byte 12)" for the file-level
+ * ones); source is only recorded in (*out)->source. */
+int fixture_parse_document(const char *text, size_t len, const char *source, int64_t now_ms,
+			   struct fixture **out, struct error *err);
+
 /* Reads the file at path and calls fixture_parse with source = path. */
 int fixture_load_file(const char *path, int64_t now_ms, struct fixture **out, struct error *err);
 
