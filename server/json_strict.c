@@ -339,7 +339,9 @@ static const char *find_duplicate(const cJSON *v, char *path, size_t size, size_
 	}
 	if (!cJSON_IsObject(v) || n < 2)
 		return NULL;
-	cJSON **keys = xmalloc(n * sizeof *keys);
+	/* Most objects are small: their keys sort on the stack. */
+	cJSON *few[32];
+	cJSON **keys = n <= sizeof few / sizeof few[0] ? few : xmalloc(n * sizeof *keys);
 	size_t i = 0;
 	for (cJSON *c = v->child; c; c = c->next)
 		keys[i++] = c;
@@ -350,7 +352,8 @@ static const char *find_duplicate(const cJSON *v, char *path, size_t size, size_
 			dup = keys[i]->string;
 	if (dup)
 		path_push(path, size, at, v, keys[i - 1], 0);
-	free(keys);
+	if (keys != few)
+		free(keys);
 	return dup;
 }
 
@@ -373,7 +376,11 @@ int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_p
 	if (!v)
 		return error_set(err, 400, "is not valid JSON (at byte %zu)",
 				 end ? (size_t)(end - buf) : 0);
-	const char *dup = find_duplicate(v, size ? dup_path : NULL, size, 0);
+	/* The path is written only on a second walk, once a duplicate is known:
+	 * writing it at every value was most of the time a large fixture took. */
+	const char *dup = find_duplicate(v, NULL, 0, 0);
+	if (dup && size)
+		dup = find_duplicate(v, dup_path, size, 0);
 	if (dup) {
 		error_set(err, 400, "has a duplicate key \"%.200s\"", dup);
 		cJSON_Delete(v);
