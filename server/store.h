@@ -98,6 +98,37 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
  * not a fixture org; a store_job with .alone set must run it. Atomic. */
 int store_reset(struct store *s, struct error *err);
 
+/* Makes a fixture state out of f, loaded as store_set_fixture() loads it, in
+ * a store of its own in memory, for store_replace_fixture(). Any thread but
+ * the store thread's (it takes as long as loading f). Returns 0 and *out
+ * (store_close() it unless store_replace_fixture() took it), or -1 with err. */
+int store_stage_fixture(const struct fixture *f, struct store **out, struct error *err);
+
+/* Makes staged (from store_stage_fixture) both the state store_reset() returns
+ * to and the whole data, in one step, removing every other org; a store_job
+ * with .alone set must run it. On success the store owns staged; on failure
+ * nothing has changed and the caller still owns it. */
+int store_replace_fixture(struct store *s, struct store *staged, struct error *err);
+
+/* A copy of the whole state, taken at once, that a fixture document (the
+ * README's "Fixture format") is then read from a piece at a time, on any
+ * thread. */
+struct store_export;
+
+/* Copies the data (a store_job with .alone set must run it: it costs about a
+ * reset) for an export of every org, or with org_id of that org and those
+ * below it (the org itself without its parent_id). Returns 0 and *out
+ * (store_export_free() it), or -1 with err: 404 "Org not found", or 5xx. */
+int store_export_begin(struct store *s, const char *org_id, struct store_export **out,
+		       struct error *err);
+/* Writes up to max bytes of the document into buf; returns how many, 0 at its
+ * end (or after a read failed: store_export_error() then says so). The same
+ * data always gives the same bytes. */
+size_t store_export_read(struct store_export *x, char *buf, size_t max);
+/* 0, or the SQLite code of a failed read (the document is then cut short). */
+int store_export_error(const struct store_export *x);
+void store_export_free(struct store_export *x);
+
 /* The fixture state that store_reset() returns to, as a store that only
  * store_each_key() and store_each_org() may read, where s may be read: what a
  * reset will leave, known before it runs. *out is borrowed from s. -1 with err

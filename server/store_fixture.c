@@ -150,10 +150,7 @@ int store_fixture_hash(struct store *s, char out[17], char **source, struct erro
 
 /* --- The fixture state: resets and isolated copies --- */
 
-/* Copies database src_name of connection src over dst_name of connection dst
- * with the backup API: page by page in one write transaction, far faster than
- * deleting and inserting rows. */
-static int copy_database(sqlite3 *dst, const char *dst_name, sqlite3 *src, const char *src_name)
+int store_copy_database(sqlite3 *dst, const char *dst_name, sqlite3 *src, const char *src_name)
 {
 	sqlite3_backup *b = sqlite3_backup_init(dst, dst_name, src, src_name);
 	if (!b)
@@ -175,19 +172,16 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
 	/* The fixture state lives in its own in-memory database (the source of
 	 * whole-store resets), and a copy of it is attached to the store's
 	 * connection as "pristine", so that one org can be reset or copied in SQL. */
-	struct store_options o = {.path = ":memory:"};
-	bool empty;
 	struct error e = {0};
 	int rc;
 	if (s->read_only) {
 		/* Nothing can be reset in a file that cannot be written. */
 		return load ? error_set(err, 0, "the database is read-only") : 0;
 	}
-	if (store_open(&o, &s->pristine, &empty, &e) ||
-	    store_load_fixture(s->pristine, f, NULL, &e) ||
+	if (store_stage_fixture(f, &s->pristine, &e) ||
 	    exec_sql(s->db, "ATTACH DATABASE ':memory:' AS pristine", &e))
 		return error_set(err, 0, "cannot keep the fixture state: %s", e.msg);
-	if ((rc = copy_database(s->db, "pristine", s->pristine->db, "main")) != SQLITE_OK)
+	if ((rc = store_copy_database(s->db, "pristine", s->pristine->db, "main")) != SQLITE_OK)
 		return error_set(err, 0, "cannot keep the fixture state: %s", sqlite3_errstr(rc));
 	return load ? store_reset(s, err) : 0;
 }
@@ -213,7 +207,7 @@ int store_reset(struct store *s, struct error *err)
 	if (s->read_only)
 		return read_only_error(s, err);
 	/* Leaves exactly the fixture state: isolated orgs are gone with the rest. */
-	int rc = copy_database(s->db, "main", s->pristine->db, "main");
+	int rc = store_copy_database(s->db, "main", s->pristine->db, "main");
 	return rc == SQLITE_OK ? 0 : db_error(s, rc, err);
 }
 
