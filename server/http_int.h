@@ -76,6 +76,7 @@ struct request {
 	int (*deferred)(struct store *, struct request *, struct error *);
 	void (*then)(struct request *);
 	void (*committed)(struct request *); /* see request_on_commit */
+	void (*prepare)(struct request *);   /* see request_defer_alone_after */
 	bool failed; /* the deferred work or its commit failed */
 	struct store_job job;
 	bool replied;

@@ -134,6 +134,16 @@ static void route_request(struct request *r)
 		apply_fault_answer(r);
 }
 
+/* A route with ROUTE_BIG_BODY (an import, a whole fixture document) takes
+ * bodies up to HTTP_BIG_BODY_MAX, or --max-body if that is larger. */
+static size_t body_max(const struct request *r)
+{
+	size_t max = r->http->app->config->max_body;
+	if (r->match.route && (r->match.route->flags & ROUTE_BIG_BODY) && max < HTTP_BIG_BODY_MAX)
+		return HTTP_BIG_BODY_MAX;
+	return max;
+}
+
 /* The checks that need only the headers, after routing and any delay. */
 static void check_headers(struct request *r)
 {
@@ -146,8 +156,8 @@ static void check_headers(struct request *r)
 	if (flags & ROUTE_JSON_BODY) {
 		const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > app->config->max_body) {
-			http_reply_errorf(r, 413, "Body must be at most %zu bytes", app->config->max_body);
+		if (cl && strtoull(cl, NULL, 10) > body_max(r)) {
+			http_reply_errorf(r, 413, "Body must be at most %zu bytes", body_max(r));
 			return;
 		}
 	}
@@ -180,9 +190,8 @@ static void check_headers(struct request *r)
 /* The rest, once the whole body is in. */
 static void finish(struct request *r)
 {
-	struct app *app = r->http->app;
 	if (r->body_too_large) {
-		http_reply_errorf(r, 413, "Body must be at most %zu bytes", app->config->max_body);
+		http_reply_errorf(r, 413, "Body must be at most %zu bytes", body_max(r));
 		return;
 	}
 	if ((r->match.route->flags & ROUTE_JSON_BODY) && r->body_len > 0) {
@@ -193,7 +202,9 @@ static void finish(struct request *r)
 			return;
 		}
 		struct error err = {0};
-		if (json_strict_parse(r->body, r->body_len, &r->json, &err)) {
+		if (r->match.route->flags & ROUTE_BIG_BODY)
+			; /* the handler parses it (request_body) */
+		else if (json_strict_parse(r->body, r->body_len, &r->json, &err)) {
 			http_reply_errorf(r, 400, "Body %s", err.msg);
 			return;
 		}
@@ -203,7 +214,7 @@ static void finish(struct request *r)
 
 static void append_body(struct request *r, const char *data, size_t n)
 {
-	size_t max = r->http->app->config->max_body;
+	size_t max = body_max(r);
 	/* The body of an endpoint that takes none is ignored. That of a request
 	 * already answered is still kept, within the limit, for the journal. */
 	if (r->body_too_large || !r->match.route || !(r->match.route->flags & ROUTE_JSON_BODY))

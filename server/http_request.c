@@ -27,6 +27,12 @@ const char *request_org(const struct request *r)
 	return r->org;
 }
 
+const char *request_body(const struct request *r, size_t *len)
+{
+	*len = r->body_len;
+	return r->body ? r->body : "";
+}
+
 const cJSON *request_json(const struct request *r)
 {
 	return r->json;
@@ -194,7 +200,7 @@ static void job_done(void *arg, int rc, const struct error *err)
 	http_count_down(h, &h->resuming);
 }
 
-static void defer(struct request *r,
+static void defer(struct request *r, void (*prepare)(struct request *r),
 		  int (*run)(struct store *s, struct request *r, struct error *err),
 		  void (*then)(struct request *r), bool alone);
 
@@ -207,17 +213,34 @@ void request_defer(struct request *r,
 		   int (*run)(struct store *s, struct request *r, struct error *err),
 		   void (*then)(struct request *r))
 {
-	defer(r, run, then, false);
+	defer(r, NULL, run, then, false);
 }
 
 void request_defer_alone(struct request *r,
 			 int (*run)(struct store *s, struct request *r, struct error *err),
 			 void (*then)(struct request *r))
 {
-	defer(r, run, then, true);
+	defer(r, NULL, run, then, true);
 }
 
-static void defer(struct request *r,
+void request_defer_alone_after(struct request *r, void (*prepare)(struct request *r),
+			       int (*run)(struct store *s, struct request *r, struct error *err),
+			       void (*then)(struct request *r))
+{
+	defer(r, prepare, run, then, true);
+}
+
+/* A thread of its own for request_defer_alone_after()'s prepare step; the
+ * request is suspended (and counted) meanwhile, as for any deferred one. */
+static void *prepare_thread(void *arg)
+{
+	struct request *r = arg;
+	r->prepare(r);
+	store_submit(r->http->app->store, &r->job);
+	return NULL;
+}
+
+static void defer(struct request *r, void (*prepare)(struct request *r),
 		  int (*run)(struct store *s, struct request *r, struct error *err),
 		  void (*then)(struct request *r), bool alone)
 {
@@ -242,6 +265,18 @@ static void defer(struct request *r,
 				    .alone = alone};
 	/* Suspend before queueing, so the resume can never come first. */
 	MHD_suspend_connection(r->conn);
+	if (prepare) {
+		pthread_t t;
+		pthread_attr_t attr;
+		r->prepare = prepare;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		int rc = pthread_create(&t, &attr, prepare_thread, r);
+		pthread_attr_destroy(&attr);
+		if (!rc)
+			return;
+		prepare(r); /* no thread to be had: slower, not wrong */
+	}
 	store_submit(r->http->app->store, &r->job);
 }
 

@@ -16,6 +16,11 @@ struct app *request_app(const struct request *r);
 const char *request_param(const struct request *r, size_t i);
 /* For ROUTE_ORG routes: the org the request acts on, with "c" resolved. */
 const char *request_org(const struct request *r);
+/* Bodies of routes with ROUTE_BIG_BODY go up to this, or --max-body if larger. */
+enum { HTTP_BIG_BODY_MAX = 128 * 1024 * 1024 };
+/* For ROUTE_BIG_BODY routes: the body as it came (NUL-terminated, "" when there
+ * was none) and *len its length, borrowed for the request's life. */
+const char *request_body(const struct request *r, size_t *len);
 /* For ROUTE_JSON_BODY routes: the parsed body, or NULL when there was none. */
 const cJSON *request_json(const struct request *r);
 /* Looks up query parameter name. *value gets its decoded value, or NULL when it
@@ -63,6 +68,13 @@ void request_defer(struct request *r,
 void request_defer_alone(struct request *r,
 			 int (*run)(struct store *s, struct request *r, struct error *err),
 			 void (*then)(struct request *r));
+/* As request_defer_alone, but first prepare(r) runs on a thread of its own,
+ * neither an HTTP thread nor the store thread, for work that takes too long to
+ * hold either (parsing and staging an import of 100,000 contacts); the job is
+ * queued once it returns. prepare reaches its results through request_data(). */
+void request_defer_alone_after(struct request *r, void (*prepare)(struct request *r),
+			       int (*run)(struct store *s, struct request *r, struct error *err),
+			       void (*then)(struct request *r));
 /* Before request_defer or request_defer_alone: fn(r) runs on the store thread
  * once run's work is committed, before any answer of its batch leaves (see
  * store_job.committed), and never if run or the commit failed. For state

@@ -14,6 +14,9 @@ enum route_flags {
 	ROUTE_ADMIN = 1 << 2,	  /* the admin API: --admin-token if set */
 	ROUTE_HIDDEN = 1 << 3,	  /* another method on the path is a 404, not a 405 (GET /,
 				     there for browsers only, is no resource of the API) */
+	/* With ROUTE_JSON_BODY: a body up to HTTP_BIG_BODY_MAX, left unparsed
+	 * for the handler (request_body()); Content-Type is still checked. */
+	ROUTE_BIG_BODY = 1 << 4,
 };
 
 struct route {
