@@ -8,6 +8,8 @@ struct request;
 void admin_health(struct request *r);	       /* GET /__admin/health */
 void admin_reset(struct request *r);	       /* POST /__admin/reset */
 void admin_orgs_list(struct request *r);       /* GET /__admin/orgs */
+void admin_export(struct request *r);	       /* GET /__admin/export */
+void admin_import(struct request *r);	       /* POST /__admin/import */
 void admin_org_create(struct request *r);      /* POST /__admin/orgs */
 void admin_org_delete(struct request *r);      /* DELETE /__admin/orgs/{org_id} */
 void admin_contact(struct request *r);	       /* GET /__admin/orgs/{org_id}/contacts/{id} */

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "ids.h"
 #include "store.h"
+#include "watch.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -95,6 +96,8 @@ int app_start(const struct config *cfg, struct app **out, struct error *err)
 	if (auth_reload(a->auth, a->store, err) || store_start(a->store, err) ||
 	    http_start(a, &a->http, err))
 		goto fail;
+	if (cfg->watch && watch_start(a, cfg->fixtures_path, &a->watch, err))
+		goto fail;
 	*out = a;
 	return 0;
 fail:
@@ -111,7 +114,9 @@ void app_stop(struct app *a)
 {
 	if (!a)
 		return;
-	/* HTTP first: requests in flight still need the store to answer. */
+	/* The watcher and HTTP first: a reload and requests in flight still need
+	 * the store to finish. */
+	watch_free(a->watch);
 	http_stop(a->http);
 	store_close(a->store);
 	auth_free(a->auth);

@@ -21,6 +21,7 @@ struct app {
 	struct faults *faults;
 	struct ratelimit *ratelimit; /* NULL unless --rate-limit */
 	struct http *http;
+	struct watch *watch;	     /* NULL unless --watch */
 	int64_t started_ms;
 	int64_t started_mono_ms; /* CLOCK_MONOTONIC, for the uptime */
 };

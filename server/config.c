@@ -17,7 +17,7 @@
 #define INVENT_MOCK_VERSION "0.0.0"
 #endif
 
-enum opt_id { O_HOST, O_PORT, O_DB, O_FIXTURES, O_RESET, O_LENIENT, O_MAX_BODY, O_LOG, O_SYNC,
+enum opt_id { O_HOST, O_PORT, O_DB, O_FIXTURES, O_WATCH, O_RESET, O_LENIENT, O_MAX_BODY, O_LOG, O_SYNC,
 	      O_THREADS, O_MAX_CONNECTIONS, O_MAX_CONNECTIONS_PER_IP, O_IDLE_TIMEOUT,
 	      O_CONNECTION_MEMORY, O_MAX_URL, O_MAX_HEADER_BYTES, O_ADMIN_TOKEN, O_JOURNAL_SIZE, O_CLOCK, O_SEED, O_RATE_LIMIT,
 	      O_RATE_LIMIT_PER_MINUTE, O_HELP, O_VERSION, O__COUNT };
@@ -32,6 +32,7 @@ static const struct {
 	[O_PORT] = {"port", "INVENT_MOCK_PORT", "N", "port to listen on; 0 picks a free one (default 8080)"},
 	[O_DB] = {"db", "INVENT_MOCK_DB", "PATH", "SQLite database file, or :memory: (default invent-mock.db)"},
 	[O_FIXTURES] = {"fixtures", "INVENT_MOCK_FIXTURES", "FILE", "seed data (default: the built-in demo data)"},
+	[O_WATCH] = {"watch", "INVENT_MOCK_WATCH", NULL, "reload --fixtures FILE whenever it changes on disk"},
 	[O_RESET] = {"reset", "INVENT_MOCK_RESET", NULL, "reload the fixtures over an existing database"},
 	[O_LENIENT] = {"lenient", "INVENT_MOCK_LENIENT", NULL, "ignore unknown body fields instead of answering 400"},
 	[O_MAX_BODY] = {"max-body", "INVENT_MOCK_MAX_BODY", "BYTES", "largest request body; larger is 413 (default 1048576)"},
@@ -163,13 +164,17 @@ static int apply(struct config *c, enum opt_id id, const char *val, const char *
 		c->fixtures_path = *val ? xstrdup(val) : NULL;
 		return 0;
 	case O_RESET:
+	case O_WATCH:
 	case O_LENIENT:
 	case O_RATE_LIMIT:
 		if (!val)
 			b = true;
 		else if (!parse_bool(val, &b))
 			return error_set(err, 0, "%s: \"%s\" is not a boolean (1/0, true/false)", origin, val);
-		*(id == O_RESET ? &c->reset : id == O_LENIENT ? &c->lenient : &c->rate_limit) = b;
+		*(id == O_RESET	    ? &c->reset
+		  : id == O_WATCH   ? &c->watch
+		  : id == O_LENIENT ? &c->lenient
+				    : &c->rate_limit) = b;
 		return 0;
 	case O_MAX_CONNECTIONS:
 	case O_MAX_CONNECTIONS_PER_IP:
@@ -301,5 +306,7 @@ int config_parse(struct config *c, int argc, char **argv, struct error *err)
 		if (apply(c, (enum opt_id)given[i].id, given[i].val, origin, err))
 			return -1;
 	}
+	if (c->watch && !c->fixtures_path)
+		return error_set(err, 0, "--watch needs --fixtures FILE: the built-in demo data never changes");
 	return 0;
 }

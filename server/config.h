@@ -14,6 +14,7 @@ struct config {
 	unsigned port;	     /* 0 picks a free port */
 	char *db_path;	     /* default "invent-mock.db"; ":memory:" for tests */
 	char *fixtures_path; /* NULL: the embedded demo data */
+	bool watch;	     /* reload fixtures_path whenever it changes */
 	bool reset;	     /* reload the fixtures over an existing database */
 	bool lenient;	     /* ignore unknown body fields instead of 400 */
 	size_t max_body;     /* bytes; larger bodies are 413 */

@@ -27,6 +27,8 @@ static const struct route routes[] = {
 	{"GET", "/__admin/health", admin_health, ROUTE_ADMIN},
 	{"POST", "/__admin/reset", admin_reset, ROUTE_ADMIN | ROUTE_JSON_BODY},
 	{"GET", "/__admin/orgs", admin_orgs_list, ROUTE_ADMIN},
+	{"GET", "/__admin/export", admin_export, ROUTE_ADMIN},
+	{"POST", "/__admin/import", admin_import, ROUTE_ADMIN | ROUTE_JSON_BODY | ROUTE_BIG_BODY},
 	{"POST", "/__admin/orgs", admin_org_create, ROUTE_ADMIN | ROUTE_JSON_BODY},
 	{"DELETE", "/__admin/orgs/{org_id}", admin_org_delete, ROUTE_ADMIN},
 	{"GET", "/__admin/orgs/{org_id}/contacts/{contact_id}", admin_contact, ROUTE_ADMIN},
