@@ -679,6 +679,16 @@ def run_admin_requests(run):
     c("health, trailing slash", "GET", A + "/health/", None, [], 200)
     c("POST on health", "POST", A + "/health", None, [], 405)
 
+    # GET /__admin/export, POST /__admin/import (a refused one: it changes nothing)
+    c("export", "GET", A + "/export", None, [], 200)
+    c("export of one org", "GET", A + "/export?org_id=org_demo", None, [], 200)
+    c("export of an unknown org", "GET", A + "/export?org_id=org_nope", None, [], 404,
+      msg="Org not found")
+    c("import of a broken document", "POST", A + "/import", {"orgs": [{"id": "c"}]}, JSON_CT,
+      400, msg='orgs[0].id: "c" is reserved for the key\'s own org')
+    c("import, not JSON", "POST", A + "/import", "{", JSON_CT, 400,
+      msg="Document is not valid JSON (at byte 1)")
+
     # GET, POST /__admin/clock
     C = A + "/clock"
     c("clock", "GET", C, None, [], 200)

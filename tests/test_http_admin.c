@@ -389,9 +389,10 @@ static void health_reports_state(void)
 {
 	struct test_server *ts = start();
 	cJSON *j = call_json(ts, "GET", NULL, "/__admin/health", NULL, 200);
-	static const char *const keys[] = {"status",	"version",	 "uptime_ms", "db",
-					   "orgs",	"contacts",	 "fixtures",  "fixtures_hash",
-					   "clock",	"clock_frozen", NULL};
+	static const char *const keys[] = {"status",	    "version",	     "uptime_ms",
+					   "db",	    "orgs",	     "contacts",
+					   "fixtures",	    "fixtures_hash", "fixtures_error",
+					   "clock",	    "clock_frozen",  NULL};
 	check_keys(j, keys);
 	CHECK_STR_EQ(str(j, "status"), "ok");
 	CHECK_STR_EQ(str(j, "version"), INVENT_MOCK_VERSION);
@@ -405,6 +406,7 @@ static void health_reports_state(void)
 	CHECK_INT_EQ(strlen(h), 16);
 	for (const char *p = h; *p; p++)
 		CHECK(isdigit((unsigned char)*p) || (*p >= 'a' && *p <= 'f'));
+	CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "fixtures_error")));
 	CHECK_STR_EQ(str(j, "clock"), CLOCK0_TEXT);
 	CHECK(boolean(j, "clock_frozen"));
 	cJSON_Delete(j);
