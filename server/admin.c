@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "contact_json.h"
 #include "embedded.h"
+#include "events.h"
 #include "faults.h"
 #include "fixtures.h"
 #include "http.h"
@@ -79,6 +80,19 @@ static void reply_err(struct request *r, int status, const char *msg)
 	struct error e = {.status = status};
 	snprintf(e.msg, sizeof e.msg, "%s", msg);
 	request_reply_error(r, &e);
+}
+
+/* Tells the event streams of a change made (events.h): fields, an object (taken
+ * over; NULL: none), holds the members that follow "kind". */
+static void publish(struct request *r, const char *kind, cJSON *fields)
+{
+	char *text = fields ? cJSON_PrintUnformatted(fields) : NULL;
+	cJSON_Delete(fields);
+	size_t n = text ? strlen(text) : 0;
+	if (n > 2)
+		text[n - 1] = '\0'; /* "{...}" without its braces */
+	events_publish_state(request_app(r)->http, kind, n > 2 ? text + 1 : NULL);
+	free(text);
 }
 
 /* Fields outside names are refused, as on the emulated API. */
@@ -201,6 +215,13 @@ static void reset_reply(struct request *r)
 			clock_set_real(app->clock);
 		journal_clear(app->journal);
 	}
+	cJSON *fields = cJSON_CreateObject();
+	if (op->reset_org)
+		cJSON_AddStringToObject(fields, "org_id", op->reset_org);
+	else
+		cJSON_AddNullToObject(fields, "org_id");
+	cJSON_AddBoolToObject(fields, "everything", op->everything);
+	publish(r, EVENTS_RESET, fields);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "duration_ms", round(op->duration_ms * 1000) / 1000);
 	reply_json(r, 200, o);
@@ -350,9 +371,18 @@ static int org_create_run(struct store *s, struct request *r, struct error *err)
 	return store_atomic_end(s, rc, err);
 }
 
+static void publish_org(struct request *r, const char *org_id, const char *change)
+{
+	cJSON *fields = cJSON_CreateObject();
+	cJSON_AddStringToObject(fields, "org_id", org_id);
+	cJSON_AddStringToObject(fields, "change", change);
+	publish(r, EVENTS_ORGS, fields);
+}
+
 static void org_create_reply(struct request *r)
 {
 	struct admin_op *op = request_data(r);
+	publish_org(r, op->org_id, "created");
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "org_id", op->org_id);
 	cJSON_AddStringToObject(o, "api_key", op->api_key);
@@ -437,11 +467,17 @@ static int org_delete_run(struct store *s, struct request *r, struct error *err)
 	return store_atomic_end(s, rc, err);
 }
 
+static void org_delete_reply(struct request *r)
+{
+	publish_org(r, request_param(r, 0), "deleted");
+	reply_no_content(r);
+}
+
 void admin_org_delete(struct request *r)
 {
 	op_new(r);
 	request_on_commit(r, publish_index);
-	request_defer(r, org_delete_run, reply_no_content);
+	request_defer(r, org_delete_run, org_delete_reply);
 }
 
 /* --- Any contact, without a key --- */
@@ -538,9 +574,25 @@ void admin_requests_count(struct request *r)
 	requests(r, true);
 }
 
+void admin_request_get(struct request *r)
+{
+	const char *id = request_param(r, 0);
+	size_t n = strlen(id), len;
+	char *body = NULL;
+	/* Digits only, and few enough to be an id: anything else names no entry. */
+	if (n <= 18 && strspn(id, "0123456789") == n)
+		body = journal_entry(request_app(r)->journal, strtoll(id, NULL, 10), true, &len);
+	if (!body) {
+		reply_err(r, 404, "Request not found");
+		return;
+	}
+	request_reply(r, 200, body, len);
+}
+
 void admin_requests_clear(struct request *r)
 {
 	journal_clear(request_app(r)->journal);
+	publish(r, EVENTS_JOURNAL, NULL);
 	reply_no_content(r);
 }
 
@@ -561,6 +613,7 @@ void admin_faults_add(struct request *r)
 		request_reply_error(r, &err);
 		return;
 	}
+	publish(r, EVENTS_FAULTS, NULL);
 	request_reply(r, 201, rule, strlen(rule));
 }
 
@@ -570,6 +623,7 @@ void admin_faults_clear(struct request *r)
 	/* A request held by a delay of up to 10 minutes would otherwise keep its
 	 * connection (and a test's teardown waiting) after its rule is gone. */
 	http_end_delays(request_app(r)->http);
+	publish(r, EVENTS_FAULTS, NULL);
 	reply_no_content(r);
 }
 
@@ -582,6 +636,7 @@ void admin_fault_remove(struct request *r)
 	if (*end || v < 1)
 		error_set(&err, 404, "Fault %.64s not found", id);
 	else if (!faults_remove(request_app(r)->faults, v, &err)) {
+		publish(r, EVENTS_FAULTS, NULL);
 		reply_no_content(r);
 		return;
 	}
@@ -639,6 +694,12 @@ void admin_clock_set(struct request *r)
 		}
 		clock_set_real(c);
 	}
+	char t[CLOCK_TEXT_SIZE];
+	clock_format(clock_now_ms(c), t);
+	cJSON *changed = cJSON_CreateObject();
+	cJSON_AddStringToObject(changed, "now", t);
+	cJSON_AddBoolToObject(changed, "frozen", clock_is_frozen(c));
+	publish(r, EVENTS_CLOCK, changed);
 	admin_clock_get(r);
 }
 

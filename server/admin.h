@@ -15,6 +15,7 @@ void admin_org_delete(struct request *r);      /* DELETE /__admin/orgs/{org_id} 
 void admin_contact(struct request *r);	       /* GET /__admin/orgs/{org_id}/contacts/{id} */
 void admin_requests(struct request *r);	       /* GET /__admin/requests */
 void admin_requests_count(struct request *r);  /* GET /__admin/requests/count */
+void admin_request_get(struct request *r);     /* GET /__admin/requests/{id} */
 void admin_requests_clear(struct request *r);  /* DELETE /__admin/requests */
 void admin_faults_list(struct request *r);     /* GET /__admin/faults */
 void admin_faults_add(struct request *r);      /* POST /__admin/faults */

@@ -20,7 +20,7 @@
 enum opt_id { O_HOST, O_PORT, O_DB, O_FIXTURES, O_WATCH, O_RESET, O_LENIENT, O_MAX_BODY, O_LOG, O_SYNC,
 	      O_THREADS, O_MAX_CONNECTIONS, O_MAX_CONNECTIONS_PER_IP, O_IDLE_TIMEOUT,
 	      O_CONNECTION_MEMORY, O_MAX_URL, O_MAX_HEADER_BYTES, O_ADMIN_TOKEN, O_JOURNAL_SIZE, O_CLOCK, O_SEED, O_RATE_LIMIT,
-	      O_RATE_LIMIT_PER_MINUTE, O_HELP, O_VERSION, O__COUNT };
+	      O_RATE_LIMIT_PER_MINUTE, O_CORS, O_HELP, O_VERSION, O__COUNT };
 
 static const struct {
 	const char *name; /* flag without "--" */
@@ -51,6 +51,7 @@ static const struct {
 	[O_SEED] = {"seed", "INVENT_MOCK_SEED", "N", "make generated ids reproducible from this number"},
 	[O_RATE_LIMIT] = {"rate-limit", "INVENT_MOCK_RATE_LIMIT", NULL, "answer 429 past Invent's limit per client IP (default off)"},
 	[O_RATE_LIMIT_PER_MINUTE] = {"rate-limit-per-minute", "INVENT_MOCK_RATE_LIMIT_PER_MINUTE", "N", "requests per minute with --rate-limit (default 500)"},
+	[O_CORS] = {"cors", "INVENT_MOCK_CORS", "ORIGINS", "let web pages of these origins call /orgs/...: * or a comma-separated list (default: none)"},
 	[O_HELP] = {"help", NULL, NULL, "print this help and exit"},
 	[O_VERSION] = {"version", NULL, NULL, "print the version and exit"},
 };
@@ -72,6 +73,7 @@ void config_init(struct config *out)
 		.max_url = 8192,
 		.max_header_bytes = 8192,
 		.rate_limit_per_minute = 500,
+		.events_keepalive_ms = 15000,
 	};
 }
 
@@ -83,6 +85,7 @@ void config_cleanup(struct config *c)
 	free(c->db_path);
 	free(c->fixtures_path);
 	free(c->admin_token);
+	free(c->cors);
 	memset(c, 0, sizeof *c);
 }
 
@@ -125,6 +128,49 @@ static bool parse_bool(const char *s, bool *out)
 	if (!strcasecmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !*s)
 		return *out = false, true;
 	return false;
+}
+
+/* --cors: "*" alone, or origins (scheme "http" or "https", a host, an optional
+ * port; no path), separated by commas, spaces around them ignored. *out gets
+ * the list without the spaces (NULL for an empty value: off). */
+static int parse_cors(const char *val, char **out, const char *origin, struct error *err)
+{
+	char *list = xmalloc(strlen(val) + 1);
+	size_t n = 0, count = 0;
+	for (const char *p = val;;) {
+		p += strspn(p, " \t");
+		size_t len = strcspn(p, ",");
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		const char *host = !strncasecmp(p, "http://", 7) ? p + 7 : !strncasecmp(p, "https://", 8) ? p + 8 : NULL;
+		bool star = len == 1 && *p == '*';
+		if (!star && (!host || host >= p + len || memchr(host, '/', (size_t)(p + len - host)) ||
+			      memchr(p, ' ', len) || memchr(p, '\t', len))) {
+			if (len == 0 && !*p && count == 0)
+				break; /* empty: off */
+			free(list);
+			return error_set(err, 0, "%s: \"%.*s\" is not an origin (scheme://host[:port]) or *",
+					 origin, (int)len, p);
+		}
+		memcpy(list + n, p, len);
+		n += len;
+		count++;
+		p += strcspn(p, ",");
+		if (!*p)
+			break;
+		list[n++] = ',';
+		p++;
+	}
+	list[n] = '\0';
+	if (count > 1 && strchr(list, '*') && (list[0] == '*' || strstr(list, ",*"))) {
+		free(list);
+		return error_set(err, 0, "%s: * allows every origin: it cannot go with a list", origin);
+	}
+	free(*out);
+	*out = count ? list : NULL;
+	if (!count)
+		free(list);
+	return 0;
 }
 
 /* Applies one option; origin names it in messages ("--port" or "INVENT_MOCK_PORT"). */
@@ -248,6 +294,8 @@ static int apply(struct config *c, enum opt_id id, const char *val, const char *
 			return error_set(err, 0, "%s: \"%s\" is not a thread count (1 to 64)", origin, val);
 		c->threads = (unsigned)n;
 		return 0;
+	case O_CORS:
+		return parse_cors(val, &c->cors, origin, err);
 	case O_HELP:
 	case O_VERSION:
 	case O__COUNT:

@@ -35,6 +35,8 @@ struct config {
 	size_t max_header_bytes;	 /* all header lines together; more is 431 */
 	bool rate_limit;     /* emulate Invent's per-IP limit */
 	unsigned rate_limit_per_minute;
+	char *cors;	     /* NULL: off; "*", or origins joined by ',' ("http://localhost:3000") */
+	unsigned events_keepalive_ms; /* between keep-alive comments of /__admin/events (no flag: tests) */
 };
 
 /* Fills *out with the defaults. Free with config_cleanup(). */

@@ -115,8 +115,7 @@ static void request_end(struct http *h, struct request *r)
 	for (size_t i = 0; i < r->n_query_values; i++)
 		free(r->query_values[i]);
 	free(r->body);
-	free(r->resp);
-	http_stream_free(r->stream);
+	http_reply_cleanup(r);
 	free(r->path);
 	free(r);
 	if (!counted)
@@ -218,6 +217,10 @@ int http_start(struct app *app, struct http **out, struct error *err)
 		error_set(err, 0, "cannot start the timer thread");
 		goto fail;
 	}
+	if (!(h->events = http_events_new(h))) {
+		error_set(err, 0, "cannot start the events thread");
+		goto fail;
+	}
 
 	struct sockaddr_storage ss = {0};
 	/* epoll, not poll(): libmicrohttpd's poll() loop asks for POLLRDHUP and
@@ -316,6 +319,9 @@ void http_stop(struct http *h)
 		pthread_mutex_lock(&h->lock);
 		atomic_store(&h->stopping, true);
 		http_delay_wake(h); /* delays end now */
+		/* Event streams end now: they are not counted as suspended, and
+		 * must not be suspended when the daemon stops. */
+		http_events_stop(h->events);
 		/* Stopping the daemon with a suspended connection is fatal to
 		 * libmicrohttpd; no new request defers now, and the store thread still
 		 * runs, so every suspended one is answered soon. */
@@ -334,6 +340,7 @@ void http_stop(struct http *h)
 		MHD_stop_daemon(h->daemon);
 	}
 	http_delay_stop(h);
+	http_events_free(h->events);
 	pthread_cond_destroy(&h->timer_wake);
 	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->lock);

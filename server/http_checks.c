@@ -1,6 +1,8 @@
 /* See http_checks.h. */
 #include "http_checks.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 
@@ -50,4 +52,77 @@ bool http_checks_content_type_is_json(const char *ct)
 			return false;
 	}
 	return true;
+}
+
+bool http_checks_cors_allows(const char *cors, const char *origin)
+{
+	if (!cors || !origin)
+		return cors && !strcmp(cors, "*");
+	if (!strcmp(cors, "*"))
+		return true;
+	size_t n = strlen(origin);
+	for (const char *p = cors; *p; p += *p == ',') {
+		size_t len = strcspn(p, ",");
+		if (len == n && !strncasecmp(p, origin, n))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/* The host of a Host header value, without its port: into out (size max). */
+static void host_name(const char *host, char *out, size_t max)
+{
+	size_t len;
+	if (*host == '[') {
+		host++;
+		len = strcspn(host, "]");
+	} else {
+		const char *colon = strrchr(host, ':');
+		len = colon ? (size_t)(colon - host) : strlen(host);
+	}
+	if (len >= max)
+		len = 0; /* too long to be any of ours */
+	memcpy(out, host, len);
+	out[len] = '\0';
+}
+
+static bool is_loopback(const char *name)
+{
+	size_t n = strlen(name);
+	/* RFC 6761: browsers resolve localhost and *.localhost to loopback
+	 * themselves, so no DNS answer can point them elsewhere. */
+	if (!strcasecmp(name, "localhost") ||
+	    (n > 10 && !strcasecmp(name + n - 10, ".localhost")))
+		return true;
+	unsigned char a[sizeof(struct in6_addr)];
+	if (inet_pton(AF_INET, name, a) == 1)
+		return a[0] == 127;
+	return inet_pton(AF_INET6, name, a) == 1 && IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a);
+}
+
+/* Origin is scheme "://" host, with host exactly the Host header's value. */
+static bool same_origin(const char *origin, const char *host)
+{
+	const char *rest = !strncasecmp(origin, "http://", 7)	 ? origin + 7
+			   : !strncasecmp(origin, "https://", 8) ? origin + 8
+								 : NULL;
+	return rest && host && !strcasecmp(rest, host);
+}
+
+enum http_checks_admin http_checks_admin_request(const char *host, const char *origin,
+						 const char *sec_fetch_site, bool navigation,
+						 const char *listen_host, bool check_host)
+{
+	if (!navigation && sec_fetch_site && !strcasecmp(sec_fetch_site, "cross-site"))
+		return HTTP_CHECKS_ADMIN_CROSS_ORIGIN;
+	if (origin && !same_origin(origin, host))
+		return HTTP_CHECKS_ADMIN_CROSS_ORIGIN;
+	if (check_host && host) {
+		char name[256];
+		host_name(host, name, sizeof name);
+		if (!is_loopback(name) && !(listen_host && !strcasecmp(name, listen_host)))
+			return HTTP_CHECKS_ADMIN_FOREIGN_HOST;
+	}
+	return HTTP_CHECKS_ADMIN_OK;
 }

@@ -14,3 +14,27 @@ bool http_checks_framing_ok(unsigned n_content_length, unsigned n_transfer_encod
  * reads: application/json in any case, with parameters, and no charset but
  * utf-8. */
 bool http_checks_content_type_is_json(const char *content_type);
+
+/* Whether a web page of origin (the Origin header's value; NULL when absent)
+ * may read answers of /orgs/... under --cors value cors (NULL: off; "*";
+ * or origins joined by ','; compared ignoring case). */
+bool http_checks_cors_allows(const char *cors, const char *origin);
+
+enum http_checks_admin {
+	HTTP_CHECKS_ADMIN_OK,
+	HTTP_CHECKS_ADMIN_CROSS_ORIGIN, /* sent by a page of another origin */
+	HTTP_CHECKS_ADMIN_FOREIGN_HOST, /* Host names no address of this server's */
+};
+
+/* The admin API's guard against web pages: a request to /__admin/ from a page
+ * of another origin (its Origin is not http(s):// + its Host, or
+ * Sec-Fetch-Site says cross-site) is refused, and so, when check_host (no
+ * --admin-token), is one whose Host is neither a loopback name or address nor
+ * listen_host (--host), the mark of DNS rebinding. navigation: a GET or HEAD
+ * with Sec-Fetch-Mode: navigate (a link followed to the console), which
+ * Sec-Fetch-Site alone does not refuse: the page that had the link cannot read
+ * what it opens, and a GET changes nothing. Headers are NULL when absent; a
+ * request without Origin (curl, test suites) passes. */
+enum http_checks_admin http_checks_admin_request(const char *host, const char *origin,
+						 const char *sec_fetch_site, bool navigation,
+						 const char *listen_host, bool check_host);

@@ -39,6 +39,7 @@ struct http {
 	pthread_cond_t timer_wake;
 	pthread_t timer;
 	bool timer_running;
+	struct events_hub *events; /* GET /__admin/events (http_events.c) */
 };
 
 /* Where a request is in its life. Every change goes through
@@ -91,7 +92,13 @@ struct request {
 	int status;
 	char *resp;
 	size_t resp_len;
-	struct stream *stream; /* the body in pieces, until libmicrohttpd takes it */
+	/* An answer written a piece at a time (MHD_create_response_from_callback),
+	 * until libmicrohttpd takes it over; reader_free(reader_cls) is called
+	 * once either is done with it. */
+	MHD_ContentReaderCallback reader;
+	void *reader_cls;
+	MHD_ContentReaderFreeCallback reader_free;
+	const char *content_type; /* static; NULL: application/json */
 	const char *allow; /* Allow header for 405 */
 	char *headers[16]; /* extra answer headers: name, value, name, value... */
 	size_t n_headers;
@@ -104,6 +111,11 @@ struct request {
 static inline bool http_request_suspended(const struct request *r)
 {
 	return r->state == REQUEST_DELAYED || r->state == REQUEST_STORE;
+}
+
+static inline bool http_is_head(const struct request *r)
+{
+	return !strcmp(r->method, "HEAD");
 }
 
 /* snprintf(dst, size, "%s", src) without printf's machinery, which showed in
@@ -139,15 +151,31 @@ void http_request_enter(struct request *r, enum request_state to);
 /* request_reply_error with a formatted message. */
 void http_reply_errorf(struct request *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* The response of a request answered with request_reply_stream, for
- * MHD_create_response_from_callback (its cls is r->stream). */
-enum { HTTP_STREAM_PIECE_MAX = 32 * 1024 }; /* bytes asked of a stream at a time */
-ssize_t http_stream_piece(void *cls, uint64_t pos, char *buf, size_t max);
-void http_stream_free(void *stream);
+/* Answers status with a body read from reader (see r->reader), of type
+ * content_type (static; NULL: application/json). r takes cls over. */
+enum { HTTP_STREAM_PIECE_MAX = 32 * 1024 }; /* bytes asked of a reader at a time */
+void http_reply_reader(struct request *r, int status, const char *content_type,
+		       MHD_ContentReaderCallback reader, void *cls,
+		       MHD_ContentReaderFreeCallback free_cls);
+/* Frees what r's answer holds (its body, its reader's cls). */
+void http_reply_cleanup(struct request *r);
 
 /* http_journal.c */
 /* Records r and its answer in the journal, when it is an /orgs request. */
 void http_journal_request(struct request *r);
+
+/* http_events.c */
+struct journal_entry;
+/* The hub of event-stream subscribers, made with the daemon. */
+struct events_hub *http_events_new(struct http *h);
+/* Ends every stream (each is resumed, and ends), and refuses new ones: before
+ * the daemon stops, which must find no connection suspended. */
+void http_events_stop(struct events_hub *hub);
+/* After the daemon has stopped. NULL is fine. */
+void http_events_free(struct events_hub *hub);
+/* Records e in the journal and, when anyone listens, sends it as an event:
+ * one step, so that events go out in the order of their ids. */
+void http_events_journal(struct http *h, const struct journal_entry *e);
 
 /* http_delay.c */
 /* Starts and stops the thread that resumes delayed requests. */

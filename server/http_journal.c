@@ -76,14 +76,15 @@ void http_journal_request(struct request *r)
 		.request_body = r->body,
 		.request_body_len = r->body_len,
 		.status = r->status,
-		.response_body = r->resp,
-		.response_body_len = r->resp_len,
+		/* A HEAD answer's body is not sent: none is recorded. */
+		.response_body = http_is_head(r) ? NULL : r->resp,
+		.response_body_len = http_is_head(r) ? 0 : r->resp_len,
 		.duration_ms = http_ms_since(&r->start),
 		.contact_before_fields = r->journal_before,
 		.contact_after = r->journal_after,
 		.org_id = r->org[0] ? r->org : NULL,
 	};
-	journal_add(app->journal, &e);
+	http_events_journal(r->http, &e);
 	if (headers.buf != headers.small)
 		free(headers.buf);
 }

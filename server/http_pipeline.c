@@ -89,17 +89,112 @@ static void apply_fault_answer(struct request *r)
 	http_reply_errorf(r, r->fault.status, "Injected fault (%d)", r->fault.status);
 }
 
+/* --- Web pages: CORS for /orgs/..., and none of the admin API --- */
+
+static bool is_api_path(const char *path)
+{
+	return !strncmp(path, "/orgs", 5) && (path[5] == '/' || path[5] == '\0');
+}
+
+static bool is_admin_path(const char *path)
+{
+	return !strncmp(path, "/__admin", 8) && (path[8] == '/' || path[8] == '\0');
+}
+
+/* A web page of another origin must not reach the admin API: a form or a
+ * fetch() without a preflight (a "simple request") could reset the server
+ * from any site the developer visits, and a site whose name is made to point
+ * at 127.0.0.1 (DNS rebinding) is same-origin to the browser. So a request
+ * whose Origin or Sec-Fetch-Site says another origin, or (without
+ * --admin-token, which such a page cannot know) whose Host is not a loopback
+ * name or --host, is refused before anything else (http_checks_admin_request).
+ * The console, served from /__admin/ui/ by this server, is same-origin. */
+static bool admin_refused(struct request *r)
+{
+	const struct config *cfg = r->http->app->config;
+	const char *mode = request_header(r, "Sec-Fetch-Mode");
+	bool navigation = (!strcmp(r->method, "GET") || http_is_head(r)) && mode &&
+			  !strcasecmp(mode, "navigate");
+	switch (http_checks_admin_request(request_header(r, MHD_HTTP_HEADER_HOST),
+					  request_header(r, "Origin"),
+					  request_header(r, "Sec-Fetch-Site"), navigation, cfg->host,
+					  !cfg->admin_token)) {
+	case HTTP_CHECKS_ADMIN_OK:
+		return false;
+	case HTTP_CHECKS_ADMIN_CROSS_ORIGIN:
+		http_reply_errorf(r, 403, "The admin API refuses requests from web pages of other origins");
+		return true;
+	case HTTP_CHECKS_ADMIN_FOREIGN_HOST:
+		http_reply_errorf(r, 403,
+				  "The admin API answers only a Host that is a loopback name or address, "
+				  "or --host (else give --admin-token)");
+		return true;
+	}
+	return false;
+}
+
+/* [decided] OPTIONS. Without --cors, from an origin --cors does not list, or
+ * without Access-Control-Request-Method (so not a preflight), OPTIONS is a
+ * method no route has: 405 with Allow, as the contract says of every wrong
+ * method, and a browser's preflight fails, as it would against the real API,
+ * which documents no CORS. With --cors, a listed origin's preflight to
+ * /orgs/... is answered as NestJS's enableCors() (the cors package) answers
+ * it: 204, the route's methods, the requested headers echoed, a max age; the
+ * headers every answer to that origin has are added in send_reply. A preflight
+ * is answered before the key, faults and the rate limit: a browser sends it
+ * without the Authorization it asks about. */
+static bool cors_preflight(struct request *r)
+{
+	const char *cors = r->http->app->config->cors;
+	if (!cors || strcmp(r->method, "OPTIONS") || !is_api_path(r->path))
+		return false;
+	const char *origin = request_header(r, "Origin");
+	if (!request_header(r, "Access-Control-Request-Method") || !origin ||
+	    !http_checks_cors_allows(cors, origin))
+		return false;
+	request_add_header(r, "Access-Control-Allow-Methods", r->match.allow);
+	const char *asked = request_header(r, "Access-Control-Request-Headers");
+	if (asked)
+		request_add_header(r, "Access-Control-Allow-Headers", asked);
+	request_add_header(r, "Access-Control-Max-Age", "600");
+	request_reply(r, 204, xstrdup(""), 0);
+	return true;
+}
+
+/* With --cors, what every answer of /orgs/... carries, errors included: the
+ * origin allowed (and Vary: Origin when that depends on the Origin), and the
+ * headers a page may read beyond the basic ones. Never on /__admin/. */
+static void add_cors_headers(struct request *r, struct MHD_Response *resp)
+{
+	const char *cors = r->http->app->config->cors;
+	if (!cors || !is_api_path(r->path))
+		return;
+	const char *origin = request_header(r, "Origin");
+	bool any = !strcmp(cors, "*");
+	if (!any)
+		MHD_add_response_header(resp, "Vary", "Origin");
+	if (!http_checks_cors_allows(cors, origin))
+		return;
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", any ? "*" : origin);
+	MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+				"pagination-count, pagination-page, pagination-take, Retry-After");
+}
+
 /* Routing (404/405), the admin token, and injected faults: what comes before
  * every other check. */
 static void route_request(struct request *r)
 {
 	struct app *app = r->http->app;
+	if (is_admin_path(r->path) && admin_refused(r))
+		return;
 	enum router_result rr = router_match(r->method, r->path, &r->match);
 	if (rr == ROUTER_NOT_FOUND) {
 		http_reply_errorf(r, 404, "Cannot %s %.300s", r->method, r->path);
 		return;
 	}
 	if (rr == ROUTER_METHOD_NOT_ALLOWED) {
+		if (cors_preflight(r))
+			return;
 		r->allow = r->match.allow;
 		http_reply_errorf(r, 405, "Method %s is not allowed on %.300s (allowed: %s)", r->method,
 			     r->path, r->match.allow);
@@ -269,25 +364,35 @@ static enum MHD_Result send_reply(struct request *r)
 	}
 	http_journal_request(r);
 	struct MHD_Response *resp =
-		r->stream ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_PIECE_MAX,
-							      http_stream_piece, r->stream, http_stream_free)
+		r->reader ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_PIECE_MAX,
+							      r->reader, r->reader_cls, r->reader_free)
 			  : MHD_create_response_from_buffer(r->resp_len, r->resp,
 							    MHD_RESPMEM_MUST_FREE);
 	if (!resp)
 		return MHD_NO;
-	r->resp = NULL; /* libmicrohttpd frees it with the response */
-	r->stream = NULL;
+	if (r->reader && http_is_head(r))
+		/* libmicrohttpd 0.9.75 ends a chunked answer to HEAD with the last
+		 * chunk, a body the client does not expect: a HEAD of a streamed
+		 * answer is sent unchunked instead (no Transfer-Encoding, which
+		 * RFC 9112 6.1 lets a HEAD answer leave out), and closes. */
+		MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+	/* libmicrohttpd frees them with the response */
+	r->resp = NULL;
+	r->reader_cls = NULL;
+	r->reader_free = NULL;
 	bool typed = r->status == 204 || r->status == 304;
 	for (size_t i = 0; i + 1 < r->n_headers; i += 2)
 		typed |= !strcasecmp(r->headers[i], MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (!typed) /* JSON unless the handler said otherwise (the console's files) */
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (!typed) /* JSON unless the handler said otherwise (the console's files, events) */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					r->content_type ? r->content_type : "application/json");
 	if (r->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	for (size_t i = 0; i + 1 < r->n_headers; i += 2)
 		MHD_add_response_header(resp, r->headers[i], r->headers[i + 1]);
+	add_cors_headers(r, resp);
 	struct clock *clock = r->http->app->clock;
 	if (clock_is_frozen(clock)) {
 		/* The emulator's time, so a frozen run is byte-identical, headers too

@@ -109,13 +109,14 @@ void *request_data(const struct request *r)
 	return r->data;
 }
 
+/* request_reply_stream's fill, as a libmicrohttpd content reader. */
 struct stream {
 	size_t (*fill)(void *cls, char *buf, size_t max);
 	void *cls;
 	void (*free_cls)(void *cls);
 };
 
-void http_stream_free(void *p)
+static void stream_free(void *p)
 {
 	struct stream *s = p;
 	if (s && s->free_cls)
@@ -123,21 +124,10 @@ void http_stream_free(void *p)
 	free(s);
 }
 
-void request_reply(struct request *r, int status, char *body, size_t len)
-{
-	free(r->resp);
-	http_stream_free(r->stream);
-	r->stream = NULL;
-	r->status = status;
-	r->resp = body;
-	r->resp_len = len;
-	r->replied = true;
-}
-
 /* libmicrohttpd asks for the next piece when the socket can take it, so a
  * slow reader holds no more than a piece, and other connections are served
  * between two pieces. */
-ssize_t http_stream_piece(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t stream_piece(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	(void)pos;
 	struct stream *s = cls;
@@ -145,13 +135,46 @@ ssize_t http_stream_piece(void *cls, uint64_t pos, char *buf, size_t max)
 	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+void http_reply_cleanup(struct request *r)
+{
+	free(r->resp);
+	r->resp = NULL;
+	r->resp_len = 0;
+	if (r->reader_free)
+		r->reader_free(r->reader_cls);
+	r->reader = NULL;
+	r->reader_cls = NULL;
+	r->reader_free = NULL;
+	r->content_type = NULL;
+}
+
+void request_reply(struct request *r, int status, char *body, size_t len)
+{
+	http_reply_cleanup(r);
+	r->status = status;
+	r->resp = body;
+	r->resp_len = len;
+	r->replied = true;
+}
+
+void http_reply_reader(struct request *r, int status, const char *content_type,
+		       MHD_ContentReaderCallback reader, void *cls,
+		       MHD_ContentReaderFreeCallback free_cls)
+{
+	request_reply(r, status, NULL, 0);
+	r->content_type = content_type;
+	r->reader = reader;
+	r->reader_cls = cls;
+	r->reader_free = free_cls;
+}
+
 void request_reply_stream(struct request *r, int status,
 			  size_t (*fill)(void *cls, char *buf, size_t max), void *cls,
 			  void (*free_cls)(void *cls))
 {
-	request_reply(r, status, NULL, 0);
-	r->stream = xmalloc(sizeof *r->stream);
-	*r->stream = (struct stream){fill, cls, free_cls};
+	struct stream *s = xmalloc(sizeof *s);
+	*s = (struct stream){fill, cls, free_cls};
+	http_reply_reader(r, status, NULL, stream_piece, s, stream_free);
 }
 
 void request_reply_error(struct request *r, const struct error *err)

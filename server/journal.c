@@ -376,10 +376,10 @@ static char *pack_keys(const struct journal_entry *e)
 	return keys;
 }
 
-void journal_add(struct journal *j, const struct journal_entry *e)
+int64_t journal_add(struct journal *j, const struct journal_entry *e)
 {
 	if (j->capacity == 0)
-		return;
+		return 0;
 	struct field f[F__COUNT] = {
 		[F_CLIENT] = text_field(e->client),
 		[F_QUERY] = text_field(e->query),
@@ -409,7 +409,8 @@ void journal_add(struct journal *j, const struct journal_entry *e)
 	}
 	put_record(j, off, f, n);
 	struct slot *s = slot_at(j, j->count);
-	*s = (struct slot){.id = j->next_id++, .time_ms = e->time_ms, .duration_ms = e->duration_ms,
+	int64_t id = j->next_id++;
+	*s = (struct slot){.id = id, .time_ms = e->time_ms, .duration_ms = e->duration_ms,
 			   .off = off, .len = (uint32_t)n, .status = e->status, .keys = keys};
 	j->count++;
 	j->head = off + n;
@@ -417,6 +418,7 @@ void journal_add(struct journal *j, const struct journal_entry *e)
 	if (j->pend_len >= PEND_MAX && flush(j))
 		to_memory(j);
 	pthread_mutex_unlock(&j->lock);
+	return id;
 }
 
 struct journal *journal_new(size_t capacity, const char *spill_dir)
@@ -544,7 +546,7 @@ static void add_contacts(cJSON *o, const char *const *field)
 	cJSON_AddItemToObject(o, "contact_after", after);
 }
 
-static cJSON *entry_json(const struct slot *s, const char *const *field)
+static cJSON *entry_json(const struct slot *s, const char *const *field, bool bodies)
 {
 	const char *method = s->keys, *path = method + strlen(method) + 1;
 	char time[CLOCK_TEXT_SIZE];
@@ -573,9 +575,11 @@ static cJSON *entry_json(const struct slot *s, const char *const *field)
 		free(name);
 		k = v + strlen(v) + 1;
 	}
-	add_text(o, "request_body", field[F_REQUEST_BODY]);
+	if (bodies)
+		add_text(o, "request_body", field[F_REQUEST_BODY]);
 	cJSON_AddNumberToObject(o, "status", s->status);
-	add_text(o, "response_body", field[F_RESPONSE_BODY]);
+	if (bodies)
+		add_text(o, "response_body", field[F_RESPONSE_BODY]);
 	cJSON_AddNumberToObject(o, "duration_ms", s->duration_ms);
 	add_contacts(o, field);
 	return o;
@@ -672,7 +676,7 @@ static bool cursor_next(struct journal_cursor *c)
 		const char *field[F__COUNT] = {0};
 		if (read_record(j, s, c->rec) || !record_decode(c->rec, s->len, field))
 			memset(field, 0, sizeof field); /* unreadable: its bulk shows as null */
-		entry = entry_json(s, field);
+		entry = entry_json(s, field, true);
 	}
 	bool more = entry || i >= 0;
 	pthread_mutex_unlock(&j->lock);
@@ -722,6 +726,50 @@ size_t journal_cursor_read(struct journal_cursor *c, char *buf, size_t max)
 		}
 	}
 	return got;
+}
+
+char *journal_entry_from(struct journal *j, int64_t min_id, bool bodies, int64_t *id, size_t *len)
+{
+	cJSON *entry = NULL;
+	char *rec = NULL;
+	pthread_mutex_lock(&j->lock);
+	long i = newest_below(j, min_id) + 1;
+	if (i < (long)j->count) {
+		const struct slot *s = slot_at(j, (size_t)i);
+		rec = xmalloc(s->len);
+		const char *field[F__COUNT] = {0};
+		if (read_record(j, s, rec) || !record_decode(rec, s->len, field))
+			memset(field, 0, sizeof field); /* unreadable: its bulk shows as null */
+		entry = entry_json(s, field, bodies);
+		*id = s->id;
+	}
+	pthread_mutex_unlock(&j->lock);
+	free(rec);
+	if (!entry)
+		return NULL;
+	char *text = cJSON_PrintUnformatted(entry);
+	cJSON_Delete(entry);
+	*len = strlen(text);
+	return text;
+}
+
+int64_t journal_newest_id(struct journal *j)
+{
+	pthread_mutex_lock(&j->lock);
+	int64_t id = j->next_id - 1;
+	pthread_mutex_unlock(&j->lock);
+	return id;
+}
+
+char *journal_entry(struct journal *j, int64_t id, bool bodies, size_t *len)
+{
+	int64_t found;
+	char *text = journal_entry_from(j, id, bodies, &found, len);
+	if (text && found != id) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 char *journal_query(struct journal *j, const struct journal_filter *f, bool count_only, size_t *len)

@@ -47,8 +47,10 @@ struct journal_entry {
 struct journal *journal_new(size_t capacity, const char *spill_dir);
 void journal_free(struct journal *j);
 
-/* Copies e in, dropping the oldest entry when full. */
-void journal_add(struct journal *j, const struct journal_entry *e);
+/* Copies e in, dropping the oldest entry when full. Returns its id (ids go
+ * up by one from 1, and are never given again, a clear included), or 0 when
+ * the journal keeps nothing. */
+int64_t journal_add(struct journal *j, const struct journal_entry *e);
 
 struct journal_filter {
 	const char *method;  /* exact but for case, NULL: any */
@@ -76,6 +78,17 @@ struct journal_cursor *journal_cursor_new(struct journal *j, const struct journa
  * returns how many, 0 once it is all out. A call renders at most one entry. */
 size_t journal_cursor_read(struct journal_cursor *c, char *buf, size_t max);
 void journal_cursor_free(struct journal_cursor *c);
+
+/* The id the last journal_add() returned (0 before any): the journal holds
+ * no entry above it, whether it still holds that one or not. */
+int64_t journal_newest_id(struct journal *j);
+/* Entry id as journal_query renders it (without request_body and
+ * response_body unless bodies), in a fresh heap string, *len its length; NULL
+ * when the journal no longer holds it. */
+char *journal_entry(struct journal *j, int64_t id, bool bodies, size_t *len);
+/* As journal_entry, for the oldest entry held whose id is min_id or more; *id
+ * gets its id. NULL when there is none. */
+char *journal_entry_from(struct journal *j, int64_t min_id, bool bodies, int64_t *id, size_t *len);
 
 void journal_clear(struct journal *j);
 

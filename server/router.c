@@ -4,6 +4,7 @@
 #include "admin.h"
 #include "api_contacts.h"
 #include "console.h"
+#include "events.h"
 #include "urlcode.h"
 #include "xalloc.h"
 
@@ -35,6 +36,9 @@ static const struct route routes[] = {
 	{"GET", "/__admin/requests", admin_requests, ROUTE_ADMIN},
 	{"DELETE", "/__admin/requests", admin_requests_clear, ROUTE_ADMIN},
 	{"GET", "/__admin/requests/count", admin_requests_count, ROUTE_ADMIN},
+	/* After .../count: the first pattern that matches a path is its route. */
+	{"GET", "/__admin/requests/{id}", admin_request_get, ROUTE_ADMIN},
+	{"GET", "/__admin/events", events_subscribe, ROUTE_ADMIN},
 	{"GET", "/__admin/faults", admin_faults_list, ROUTE_ADMIN},
 	{"POST", "/__admin/faults", admin_faults_add, ROUTE_ADMIN | ROUTE_JSON_BODY},
 	{"DELETE", "/__admin/faults", admin_faults_clear, ROUTE_ADMIN},
@@ -103,12 +107,16 @@ enum router_result router_match(const char *method, const char *path, struct rou
 			memcpy(m->params, tmp.params, sizeof tmp.params);
 			m->n_params = tmp.n_params;
 		}
-		if (!strcmp(rt->method, method)) {
+		/* Every GET route answers HEAD too, as Express's do: the GET answer
+		 * without its body (libmicrohttpd leaves the body out). */
+		bool get = !strcmp(rt->method, "GET");
+		if (!strcmp(rt->method, method) || (get && !strcmp(method, "HEAD"))) {
 			m->route = rt;
 			return ROUTER_FOUND;
 		}
 		size_t len = strlen(m->allow);
-		snprintf(m->allow + len, sizeof m->allow - len, "%s%s", len ? ", " : "", rt->method);
+		snprintf(m->allow + len, sizeof m->allow - len, "%s%s%s", len ? ", " : "", rt->method,
+			 get ? ", HEAD" : "");
 	}
 	if (matched_pattern && hidden)
 		return ROUTER_NOT_FOUND;

@@ -5,7 +5,9 @@
 #include "config.h"
 #include "xalloc.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct test_server *test_server_start(const char *fixtures, ...)
@@ -125,6 +128,29 @@ void http_resp_cleanup(struct http_resp *r)
 	free(r->body);
 	free(r->headers);
 	memset(r, 0, sizeof *r);
+}
+
+struct http_resp test_request(const struct test_server *ts, const char *method, const char *path,
+			      const char *const *headers, const char *body)
+{
+	struct http_resp r;
+	if (test_http(ts, method, path, headers, body, &r)) {
+		fprintf(stderr, "%s %s: transfer failed\n", method, path);
+		exit(1);
+	}
+	return r;
+}
+
+int test_connect(const struct test_server *ts)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ts->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+		fprintf(stderr, "cannot connect to port %u\n", ts->port);
+		exit(1);
+	}
+	return fd;
 }
 
 struct http_resp test_patch(const struct test_server *ts, const char *key, const char *path,

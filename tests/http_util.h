@@ -33,6 +33,11 @@ void test_server_stop(struct test_server *ts);
 int test_http(const struct test_server *ts, const char *method, const char *path,
 	      const char *const *headers, const char *body, struct http_resp *out);
 void http_resp_cleanup(struct http_resp *r);
+/* As test_http, exiting the test when the transfer fails. */
+struct http_resp test_request(const struct test_server *ts, const char *method, const char *path,
+			      const char *const *headers, const char *body);
+/* A TCP connection to the server, for raw exchanges: its descriptor. */
+int test_connect(const struct test_server *ts);
 
 /* PATCH path with "Authorization: Bearer key" (key NULL: no header) and
  * "Content-Type: application/json"; exits the test if the transfer fails. */

@@ -721,7 +721,7 @@ def patch_with(port, key, contact, body):
 
 def keep_alive_get(sock):
     """One GET /__admin/clock on sock, answer read whole; the connection stays open."""
-    sock.sendall(b"GET /__admin/clock HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(b"GET /__admin/clock HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(4096)
@@ -750,7 +750,7 @@ def over_max_connections_closed_at_once(exe):
             third = socket.create_connection(("127.0.0.1", s.port), timeout=10)
             try:
                 try:
-                    third.sendall(b"GET /__admin/clock HTTP/1.1\r\nHost: x\r\n\r\n")
+                    third.sendall(b"GET /__admin/clock HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                     got = third.recv(4096)
                 except (ConnectionResetError, BrokenPipeError):
                     got = b""

@@ -310,7 +310,9 @@ class Run:
         elif op is None:
             # Wrong method on a documented path: the path's 405.
             op_name = f"(no {method} on {template})"
-            documented = sorted(m.upper() for m in METHODS if m in item)
+            # HEAD goes with every GET (RFC 9110 9.3.2), documented or not.
+            documented = sorted({m.upper() for m in METHODS if m in item}
+                                | ({"HEAD"} if "get" in item else set()))
             per_op = [self.doc.deref(item[m]["responses"].get("405")) for m in METHODS
                       if m in item]
             if a.status != 405:

@@ -2171,10 +2171,10 @@ static void check_405(const struct test_server *ts, const char *method, const ch
 static void routes_wrong_method_on_contacts(void)
 {
 	struct test_server *ts = test_server_start(NULL, NULL);
-	check_405(ts, "DELETE", "/orgs/c/contacts", "GET, POST");
-	check_405(ts, "PUT", "/orgs/c/contacts", "GET, POST");
-	check_405(ts, "PATCH", "/orgs/c/contacts", "GET, POST");
-	check_405(ts, "DELETE", "/orgs/org_demo/contacts", "GET, POST");
+	check_405(ts, "DELETE", "/orgs/c/contacts", "GET, HEAD, POST");
+	check_405(ts, "PUT", "/orgs/c/contacts", "GET, HEAD, POST");
+	check_405(ts, "PATCH", "/orgs/c/contacts", "GET, HEAD, POST");
+	check_405(ts, "DELETE", "/orgs/org_demo/contacts", "GET, HEAD, POST");
 	CHECK_INT_EQ(list_count(ts, "sk_test_demo", "/orgs/c/contacts"), 52);
 	test_server_stop(ts);
 }
@@ -2182,9 +2182,9 @@ static void routes_wrong_method_on_contacts(void)
 static void routes_wrong_method_on_segments(void)
 {
 	struct test_server *ts = test_server_start(NULL, NULL);
-	check_405(ts, "POST", "/orgs/c/contacts/ct_ada/segments", "GET");
-	check_405(ts, "DELETE", "/orgs/c/contacts/ct_ada/segments", "GET");
-	check_405(ts, "PATCH", "/orgs/c/contacts/ct_ada/segments", "GET");
+	check_405(ts, "POST", "/orgs/c/contacts/ct_ada/segments", "GET, HEAD");
+	check_405(ts, "DELETE", "/orgs/c/contacts/ct_ada/segments", "GET, HEAD");
+	check_405(ts, "PATCH", "/orgs/c/contacts/ct_ada/segments", "GET, HEAD");
 	check_405(ts, "GET", "/orgs/c/contacts/ct_ada/segments/seg_vip", "POST");
 	check_405(ts, "DELETE", "/orgs/c/contacts/ct_ada/segments/seg_vip", "POST");
 	check_405(ts, "PUT", "/orgs/c/contacts/ct_ada/segments/seg_vip", "POST");

@@ -1,0 +1,400 @@
+/* GET /__admin/events (events.h): each subscriber is a chunked answer whose
+ * content reader hands out what was queued for it, and suspends its connection
+ * when there is nothing, until a publisher queues something and resumes it.
+ *
+ * A suspended connection is out of libmicrohttpd's event loop: it neither
+ * times out nor notices its client leaving. So the subscribers are bounded
+ * (EVENTS_MAX_SUBSCRIBERS), a thread of the hub's looks at the sockets of the
+ * suspended ones a few times a second and ends those whose client has hung
+ * up, the keep-alive comment makes a write that fails for a client gone
+ * without a word, a subscriber that falls too far behind is dropped, and a
+ * stop resumes them all (libmicrohttpd must not stop with one suspended).
+ *
+ * Locks: hub->order is held around journal_add() and the publishing of that
+ * entry, so events go out in the order of the ids (and a new subscriber's
+ * replay meets its live events without gap or repeat); hub->lock guards the
+ * subscribers. Order: hub->order, then the journal's lock or hub->lock, never
+ * both of the last two. MHD_suspend_connection() and MHD_resume_connection()
+ * are called with hub->lock held, so a resume never comes before its suspend. */
+#include "http_int.h"
+
+#include "app.h"
+#include "config.h"
+#include "events.h"
+#include "journal.h"
+#include "xalloc.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum {
+	EVENTS_BACKLOG_MAX = 8 * 1024 * 1024, /* bytes queued for one subscriber before it is dropped */
+	EVENTS_CHECK_MS = 200,		      /* between looks for clients gone */
+};
+
+struct buf {
+	char *p;
+	size_t len, cap, off; /* bytes [off, len) still to hand out */
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = b->cap ? b->cap : 4096;
+		while (b->cap < b->len + n)
+			b->cap *= 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+struct subscriber {
+	struct events_hub *hub;
+	struct MHD_Connection *conn;
+	int fd;			 /* its socket, looked at while suspended */
+	struct buf live;	 /* events queued by publishers */
+	struct buf out;		 /* being handed out by the reader */
+	int64_t replay_next;	 /* the journal's entries still to replay: ids */
+	int64_t replay_last;	 /* replay_next..replay_last (none when next > last) */
+	bool suspended;		 /* by its reader, with nothing to send */
+	bool gone;		 /* its client left, or it fell too far behind: end it */
+	struct subscriber *next;
+};
+
+struct events_hub {
+	struct http *http;
+	struct journal *journal;
+	pthread_mutex_t order;
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* the hub's thread: stop, or time to look */
+	struct subscriber *subs;
+	_Atomic unsigned n;   /* subscribers; read without the lock on every request */
+	_Atomic bool stopping;
+	bool thread_running;
+	pthread_t thread;
+};
+
+/* Queues an event for every subscriber; with hub->lock held. */
+static void queue_all(struct events_hub *hub, const char *text, size_t len)
+{
+	for (struct subscriber *s = hub->subs; s; s = s->next) {
+		if (s->gone)
+			continue;
+		if (s->live.len + len > EVENTS_BACKLOG_MAX)
+			s->gone = true; /* its reader ends it */
+		else
+			buf_add(&s->live, text, len);
+		if (s->suspended) {
+			s->suspended = false;
+			MHD_resume_connection(s->conn);
+		}
+	}
+}
+
+/* An entry's event: "id: N", "event: request", its JSON as data. */
+static void format_entry(struct buf *b, int64_t id, const char *json, size_t len)
+{
+	char head[64];
+	int n = snprintf(head, sizeof head, "id: %" PRId64 "\nevent: request\ndata: ", id);
+	buf_add(b, head, (size_t)n);
+	buf_add(b, json, len);
+	buf_add(b, "\n\n", 2);
+}
+
+void http_events_journal(struct http *h, const struct journal_entry *e)
+{
+	struct events_hub *hub = h->events;
+	pthread_mutex_lock(&hub->order);
+	int64_t id = journal_add(hub->journal, e);
+	if (id && atomic_load(&hub->n)) {
+		/* Rendered as GET /__admin/requests does, from what was recorded. */
+		size_t len;
+		char *json = journal_entry(hub->journal, id, false, &len);
+		if (json) {
+			struct buf b = {0};
+			format_entry(&b, id, json, len);
+			free(json);
+			pthread_mutex_lock(&hub->lock);
+			queue_all(hub, b.p, b.len);
+			pthread_mutex_unlock(&hub->lock);
+			free(b.p);
+		}
+	}
+	pthread_mutex_unlock(&hub->order);
+}
+
+void events_publish_state(struct http *h, const char *kind, const char *json_fields)
+{
+	struct events_hub *hub = h ? h->events : NULL;
+	if (!hub || !atomic_load(&hub->n))
+		return;
+	char *text = xasprintf("event: state\ndata: {\"kind\":\"%s\"%s%s}\n\n", kind,
+			       json_fields ? "," : "", json_fields ? json_fields : "");
+	pthread_mutex_lock(&hub->order);
+	pthread_mutex_lock(&hub->lock);
+	queue_all(hub, text, strlen(text));
+	pthread_mutex_unlock(&hub->lock);
+	pthread_mutex_unlock(&hub->order);
+	free(text);
+}
+
+/* libmicrohttpd's content reader of a subscriber's answer: what is queued, or
+ * (suspending the connection) nothing for now. */
+static ssize_t subscriber_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct subscriber *s = cls;
+	struct events_hub *hub = s->hub;
+	/* The replay, an entry a call, outside hub->lock: only this thread
+	 * touches it, and rendering takes the journal's lock. */
+	if (s->out.off == s->out.len && s->replay_next <= s->replay_last &&
+	    !atomic_load(&hub->stopping)) {
+		int64_t id;
+		size_t len;
+		char *json = journal_entry_from(hub->journal, s->replay_next, false, &id, &len);
+		s->out.len = s->out.off = 0;
+		if (json && id <= s->replay_last) {
+			format_entry(&s->out, id, json, len);
+			s->replay_next = id + 1;
+		} else {
+			s->replay_next = s->replay_last + 1; /* the rest is live */
+		}
+		free(json);
+	}
+	pthread_mutex_lock(&hub->lock);
+	ssize_t ret;
+	if (s->gone) {
+		ret = MHD_CONTENT_READER_END_WITH_ERROR; /* the connection closes */
+	} else if (s->out.off < s->out.len || (s->live.len && !atomic_load(&hub->stopping))) {
+		if (s->out.off == s->out.len) {
+			/* The replay is over (see above): the live queue becomes the
+			 * one handed out. */
+			struct buf t = s->out;
+			s->out = s->live;
+			s->live = (struct buf){.p = t.p, .cap = t.cap};
+			s->out.off = 0;
+		}
+		size_t n = s->out.len - s->out.off < max ? s->out.len - s->out.off : max;
+		memcpy(buf, s->out.p + s->out.off, n);
+		s->out.off += n;
+		ret = (ssize_t)n;
+	} else if (atomic_load(&hub->stopping)) {
+		ret = MHD_CONTENT_READER_END_OF_STREAM;
+	} else {
+		s->suspended = true;
+		MHD_suspend_connection(s->conn);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&hub->lock);
+	return ret;
+}
+
+/* libmicrohttpd is done with the answer: the connection closed, or ended. */
+static void subscriber_free(void *cls)
+{
+	struct subscriber *s = cls;
+	struct events_hub *hub = s->hub;
+	pthread_mutex_lock(&hub->lock);
+	struct subscriber **p = &hub->subs;
+	while (*p != s)
+		p = &(*p)->next;
+	*p = s->next;
+	atomic_fetch_sub(&hub->n, 1);
+	pthread_mutex_unlock(&hub->lock);
+	free(s->live.p);
+	free(s->out.p);
+	free(s);
+}
+
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	(void)pos;
+	(void)buf;
+	(void)max;
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void reply_headers(struct request *r)
+{
+	request_add_header(r, "Cache-Control", "no-store");
+	/* A proxy that buffers (nginx) would hold the events back. */
+	request_add_header(r, "X-Accel-Buffering", "no");
+}
+
+void events_subscribe(struct request *r)
+{
+	struct http *h = r->http;
+	struct events_hub *hub = h->events;
+	if (!strcmp(r->method, "HEAD")) {
+		/* GET's status and headers, no subscriber. */
+		reply_headers(r);
+		http_reply_reader(r, 200, "text/event-stream", no_body, NULL, NULL);
+		return;
+	}
+	int64_t after = -1;
+	const char *last = request_header(r, "Last-Event-ID");
+	if (last && *last) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(last, &end, 10);
+		if (*end || errno || v < 0 || *last == '+' || *last == ' ' || *last == '-') {
+			http_reply_errorf(r, 400, "Last-Event-ID must be an event id (a whole number)");
+			return;
+		}
+		after = v;
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct subscriber *s = xcalloc(1, sizeof *s);
+	s->hub = hub;
+	s->conn = r->conn;
+	s->fd = ci ? ci->connect_fd : -1;
+	/* An opening comment, so the client has the headers and a first chunk at
+	 * once: it then knows it is subscribed. */
+	buf_add(&s->out, ": subscribed\n\n", 14);
+	pthread_mutex_lock(&hub->order);
+	pthread_mutex_lock(&hub->lock);
+	bool full = atomic_load(&hub->n) >= EVENTS_MAX_SUBSCRIBERS;
+	bool stopping = atomic_load(&hub->stopping);
+	if (!full && !stopping) {
+		/* Ids below the next one are in the journal already, and held in
+		 * order by hub->order: the replay ends where the live events begin. */
+		int64_t newest = journal_newest_id(hub->journal);
+		s->replay_next = after >= 0 ? after + 1 : newest + 1;
+		s->replay_last = newest;
+		s->next = hub->subs;
+		hub->subs = s;
+		atomic_fetch_add(&hub->n, 1);
+	}
+	pthread_mutex_unlock(&hub->lock);
+	pthread_mutex_unlock(&hub->order);
+	if (full || stopping) {
+		free(s->out.p);
+		free(s);
+		if (stopping) {
+			r->close = true;
+			http_reply_errorf(r, 503, "The server is shutting down");
+		} else {
+			http_reply_errorf(r, 503, "Too many event subscribers: at most %d at once",
+					  EVENTS_MAX_SUBSCRIBERS);
+		}
+		return;
+	}
+	reply_headers(r);
+	http_reply_reader(r, 200, "text/event-stream", subscriber_read, s, subscriber_free);
+}
+
+/* CLOCK_MONOTONIC's time ms from now. */
+static struct timespec in_ms(unsigned ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Every EVENTS_CHECK_MS: ends suspended subscribers whose client has hung up
+ * (their sockets are out of libmicrohttpd's loop), and, every keep-alive
+ * period, queues a comment for all, so a connection that is gone silently
+ * fails a write and closes. */
+static void *hub_thread(void *arg)
+{
+	struct events_hub *hub = arg;
+	unsigned keepalive_ms = hub->http->app->config->events_keepalive_ms;
+	if (!keepalive_ms)
+		keepalive_ms = 15000;
+	struct timespec next_keepalive = in_ms(keepalive_ms);
+	pthread_mutex_lock(&hub->lock);
+	while (hub->thread_running) {
+		struct timespec until = in_ms(EVENTS_CHECK_MS);
+		pthread_cond_timedwait(&hub->wake, &hub->lock, &until);
+		if (!hub->thread_running)
+			break;
+		for (struct subscriber *s = hub->subs; s; s = s->next) {
+			if (!s->suspended || s->fd < 0)
+				continue;
+			struct pollfd pfd = {.fd = s->fd, .events = POLLRDHUP};
+			if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+				s->gone = true;
+				s->suspended = false;
+				MHD_resume_connection(s->conn);
+			}
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next_keepalive.tv_sec ||
+		    (now.tv_sec == next_keepalive.tv_sec && now.tv_nsec >= next_keepalive.tv_nsec)) {
+			static const char comment[] = ": keep-alive\n\n";
+			queue_all(hub, comment, sizeof comment - 1);
+			next_keepalive = in_ms(keepalive_ms);
+		}
+	}
+	pthread_mutex_unlock(&hub->lock);
+	return NULL;
+}
+
+struct events_hub *http_events_new(struct http *h)
+{
+	struct events_hub *hub = xcalloc(1, sizeof *hub);
+	hub->http = h;
+	hub->journal = h->app->journal;
+	pthread_mutex_init(&hub->order, NULL);
+	pthread_mutex_init(&hub->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&hub->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	hub->thread_running = true;
+	if (pthread_create(&hub->thread, NULL, hub_thread, hub)) {
+		hub->thread_running = false;
+		http_events_free(hub);
+		return NULL;
+	}
+	return hub;
+}
+
+void http_events_stop(struct events_hub *hub)
+{
+	if (!hub)
+		return;
+	pthread_mutex_lock(&hub->lock);
+	atomic_store(&hub->stopping, true);
+	for (struct subscriber *s = hub->subs; s; s = s->next) {
+		if (s->suspended) {
+			s->suspended = false;
+			MHD_resume_connection(s->conn);
+		}
+	}
+	pthread_mutex_unlock(&hub->lock);
+}
+
+void http_events_free(struct events_hub *hub)
+{
+	if (!hub)
+		return;
+	if (hub->thread_running) {
+		pthread_mutex_lock(&hub->lock);
+		hub->thread_running = false;
+		pthread_cond_signal(&hub->wake);
+		pthread_mutex_unlock(&hub->lock);
+		pthread_join(hub->thread, NULL);
+	}
+	/* The daemon has stopped: every answer, so every subscriber, is freed. */
+	assert(!hub->subs);
+	pthread_cond_destroy(&hub->wake);
+	pthread_mutex_destroy(&hub->lock);
+	pthread_mutex_destroy(&hub->order);
+	free(hub);
+}
