@@ -19,7 +19,7 @@
 
 enum opt_id { O_HOST, O_PORT, O_DB, O_FIXTURES, O_WATCH, O_RESET, O_LENIENT, O_MAX_BODY, O_LOG, O_SYNC,
 	      O_THREADS, O_MAX_CONNECTIONS, O_MAX_CONNECTIONS_PER_IP, O_IDLE_TIMEOUT,
-	      O_CONNECTION_MEMORY, O_MAX_URL, O_MAX_HEADER_BYTES, O_ADMIN_TOKEN, O_JOURNAL_SIZE, O_CLOCK, O_SEED, O_RATE_LIMIT,
+	      O_CONNECTION_MEMORY, O_MAX_URL, O_MAX_HEADER_BYTES, O_ADMIN_TOKEN, O_TLS_CERT, O_TLS_KEY, O_JOURNAL_SIZE, O_CLOCK, O_SEED, O_RATE_LIMIT,
 	      O_RATE_LIMIT_PER_MINUTE, O_CORS, O_HELP, O_VERSION, O__COUNT };
 
 static const struct {
@@ -46,6 +46,8 @@ static const struct {
 	[O_MAX_URL] = {"max-url", "INVENT_MOCK_MAX_URL", "BYTES", "longest request target; longer is 414 (default 8192)"},
 	[O_MAX_HEADER_BYTES] = {"max-header-bytes", "INVENT_MOCK_MAX_HEADER_BYTES", "BYTES", "all request headers together; more is 431 (default 8192)"},
 	[O_ADMIN_TOKEN] = {"admin-token", "INVENT_MOCK_ADMIN_TOKEN", "TOKEN", "require Authorization: Bearer TOKEN on /__admin/ (default: none)"},
+	[O_TLS_CERT] = {"tls-cert", "INVENT_MOCK_TLS_CERT", "FILE", "serve HTTPS with this PEM certificate (needs --tls-key)"},
+	[O_TLS_KEY] = {"tls-key", "INVENT_MOCK_TLS_KEY", "FILE", "the PEM private key of --tls-cert"},
 	[O_JOURNAL_SIZE] = {"journal-size", "INVENT_MOCK_JOURNAL_SIZE", "N", "requests the journal keeps, oldest dropped first (default 10000)"},
 	[O_CLOCK] = {"clock", "INVENT_MOCK_CLOCK", "DATE-TIME", "start with the clock frozen at this RFC 3339 instant"},
 	[O_SEED] = {"seed", "INVENT_MOCK_SEED", "N", "make generated ids reproducible from this number"},
@@ -86,6 +88,8 @@ void config_cleanup(struct config *c)
 	free(c->fixtures_path);
 	free(c->admin_token);
 	free(c->cors);
+	free(c->tls_cert);
+	free(c->tls_key);
 	memset(c, 0, sizeof *c);
 }
 
@@ -248,6 +252,13 @@ static int apply(struct config *c, enum opt_id id, const char *val, const char *
 		free(c->admin_token);
 		c->admin_token = *val ? xstrdup(val) : NULL;
 		return 0;
+	case O_TLS_CERT:
+	case O_TLS_KEY: {
+		char **path = id == O_TLS_CERT ? &c->tls_cert : &c->tls_key;
+		free(*path);
+		*path = *val ? xstrdup(val) : NULL;
+		return 0;
+	}
 	case O_JOURNAL_SIZE:
 		if (parse_uint(val, 10000000, &n))
 			return error_set(err, 0, "%s: \"%s\" is not a count (0 to 10000000)", origin, val);
@@ -356,5 +367,11 @@ int config_parse(struct config *c, int argc, char **argv, struct error *err)
 	}
 	if (c->watch && !c->fixtures_path)
 		return error_set(err, 0, "--watch needs --fixtures FILE: the built-in demo data never changes");
+	if (!c->tls_cert != !c->tls_key)
+		return error_set(err, 0, "%s needs %s too (a TLS certificate and its key: --tls-cert and "
+				 "--tls-key, or INVENT_MOCK_TLS_CERT and INVENT_MOCK_TLS_KEY)",
+				 c->tls_cert ? (flagged[O_TLS_CERT] ? "--tls-cert" : "INVENT_MOCK_TLS_CERT")
+					     : (flagged[O_TLS_KEY] ? "--tls-key" : "INVENT_MOCK_TLS_KEY"),
+				 c->tls_cert ? "--tls-key" : "--tls-cert");
 	return 0;
 }

@@ -22,6 +22,8 @@ struct config {
 	bool sync_full;	     /* synchronous=FULL: acknowledged writes survive power loss */
 	unsigned threads;    /* HTTP threads */
 	char *admin_token;   /* NULL: the admin API needs no key */
+	char *tls_cert;	     /* PEM certificate file: serve HTTPS; NULL: plain HTTP */
+	char *tls_key;	     /* its PEM private key file; set exactly when tls_cert is */
 	size_t journal_size; /* requests the journal keeps */
 	bool clock_frozen;   /* start with the clock frozen at clock_ms */
 	int64_t clock_ms;

@@ -248,12 +248,25 @@ int http_start(struct app *app, struct http **out, struct error *err)
 		error_set(err, 0, "--host: \"%s\" is not an IPv4 or IPv6 address", cfg->host);
 		goto fail;
 	}
+	if (http_tls_load(h, cfg, err))
+		goto fail;
+	if (h->tls_cert)
+		flags |= MHD_USE_TLS | MHD_USE_ERROR_LOG;
+	/* Options that are there or not: the first MHD_OPTION_END ends the array. */
+	struct MHD_OptionItem more[] = {
+		{h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->tls_cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	struct MHD_OptionItem pool[] = {
 		{cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, cfg->threads, NULL},
 		{MHD_OPTION_END, 0, NULL},
 	};
+	atomic_store(&h->tls_starting, true);
 	h->daemon = MHD_start_daemon(
-		flags, (uint16_t)cfg->port, accept_policy, h, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+		flags, (uint16_t)cfg->port, accept_policy, h, on_request, h,
+		/* First, or libmicrohttpd logs that it is not, to stderr. */
+		MHD_OPTION_EXTERNAL_LOGGER, http_tls_log, h, MHD_OPTION_SOCK_ADDR, &ss,
 		/* libmicrohttpd clears a connection's memory pool for every request, so its
 		 * size is paid per request: the 16 KiB default holds any sane request head. */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory,
@@ -265,7 +278,10 @@ int http_start(struct app *app, struct http **out, struct error *err)
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK,
-		no_unescape, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+		no_unescape, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_ARRAY, more, MHD_OPTION_END);
+	atomic_store(&h->tls_starting, false);
+	if (!h->daemon && h->tls_cert && http_tls_start_failed(h, cfg, err))
+		goto fail;
 	if (!h->daemon) {
 		error_set(err, 0, "cannot listen on %s port %u (in use, or not an address of this machine)",
 			  cfg->host, cfg->port);
@@ -341,6 +357,7 @@ void http_stop(struct http *h)
 	}
 	http_delay_stop(h);
 	http_events_free(h->events);
+	http_tls_cleanup(h);
 	pthread_cond_destroy(&h->timer_wake);
 	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->lock);

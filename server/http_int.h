@@ -4,10 +4,12 @@
  *   http_checks.c    pure checks of header values (http_checks.h, unit-tested)
  *   http_request.c   the API handlers see (http_request.h), deferring to the store
  *   http_journal.c   capturing a request and its answer for the journal
- *   http_delay.c     the timer that ends fault delays */
+ *   http_delay.c     the timer that ends fault delays
+ *   http_tls.c       HTTPS: the certificate and key, and why GnuTLS refused them */
 #pragma once
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,6 +42,10 @@ struct http {
 	pthread_t timer;
 	bool timer_running;
 	struct events_hub *events; /* GET /__admin/events (http_events.c) */
+	char *tls_cert;		   /* PEM, for libmicrohttpd, while the daemon runs; NULL: HTTP */
+	char *tls_key;
+	_Atomic bool tls_starting; /* http_tls_log keeps what libmicrohttpd says */
+	char tls_log[512];
 };
 
 /* Where a request is in its life. Every change goes through
@@ -185,3 +191,16 @@ void http_delay_stop(struct http *h);
 void http_delay_request(struct request *r);
 /* Wakes the timer, so that a stop's delays end now (with h->lock held). */
 void http_delay_wake(struct http *h);
+
+/* http_tls.c. Reads cfg's certificate and key into h (nothing without
+ * --tls-cert): 0, or -1 with a one-line err naming the file. */
+struct config;
+int http_tls_load(struct http *h, const struct config *cfg, struct error *err);
+/* libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER; cls is h. */
+void http_tls_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* After MHD_start_daemon() failed with TLS on: true with err saying why when
+ * what libmicrohttpd logged is about the certificate or key; else false, err
+ * untouched. */
+bool http_tls_start_failed(struct http *h, const struct config *cfg, struct error *err);
+/* Frees what http_tls_load() read; after the daemon stopped. */
+void http_tls_cleanup(struct http *h);

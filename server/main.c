@@ -17,7 +17,8 @@ static void print_ready(const struct app *a, const struct config *cfg)
 	for (const char *p = cfg->host; *p; p++)
 		v6 |= *p == ':';
 	char url[300];
-	snprintf(url, sizeof url, v6 ? "http://[%s]:%u" : "http://%s:%u", cfg->host, port);
+	snprintf(url, sizeof url, v6 ? "%s://[%s]:%u" : "%s://%s:%u", cfg->tls_cert ? "https" : "http",
+		 cfg->host, port);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "event", "ready");
 	cJSON_AddStringToObject(o, "url", url);

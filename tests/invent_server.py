@@ -2,6 +2,7 @@
 read its ready line, stop it by its PID. Shared by test_binary.py,
 test_reliability.py and test_hostile.py (they run from tests/, so this imports as a
 module) and, through tests/long/common.py, by the long scripts."""
+import contextlib
 import json
 import os
 import queue
@@ -105,3 +106,15 @@ class Server:
             except subprocess.TimeoutExpired:
                 pass
         self.join_readers(1)
+
+
+@contextlib.contextmanager
+def running(exe, args, env=None):
+    """A server on port 0 with its data in memory and no request log, past its
+    ready line, plus args; always killed (by PID) on the way out."""
+    s = Server(exe, ["--port", "0", "--db", ":memory:", "--log", "off"] + list(args), env)
+    try:
+        s.wait_ready()
+        yield s
+    finally:
+        s.kill()
