@@ -5,6 +5,7 @@
 
 #include "app.h"
 #include "config.h"
+#include "http_checks.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -289,6 +290,15 @@ int http_start(struct app *app, struct http **out, struct error *err)
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : cfg->port;
+	/* As Redis's protected mode: reset, import and faults must not be open to
+	 * a network by default (see http_pipeline.c, route_request). */
+	h->admin_loopback_only = !cfg->admin_token && !http_checks_host_is_loopback(cfg->host);
+	if (h->admin_loopback_only)
+		fprintf(stderr,
+			"invent-mock: listening on %s without --admin-token: the admin API (/__admin/) "
+			"answers only loopback clients; --admin-token TOKEN opens it to clients that "
+			"send the token\n",
+			cfg->host);
 	*out = h;
 	return 0;
 fail:

@@ -126,3 +126,37 @@ enum http_checks_admin http_checks_admin_request(const char *host, const char *o
 	}
 	return HTTP_CHECKS_ADMIN_OK;
 }
+
+static bool v4_is_loopback(const struct in_addr *a)
+{
+	return (ntohl(a->s_addr) >> 24) == 127;
+}
+
+static bool v6_is_loopback(const struct in6_addr *a)
+{
+	if (IN6_IS_ADDR_LOOPBACK(a))
+		return true;
+	if (!IN6_IS_ADDR_V4MAPPED(a))
+		return false;
+	struct in_addr v4;
+	memcpy(&v4.s_addr, &a->s6_addr[12], 4);
+	return v4_is_loopback(&v4);
+}
+
+bool http_checks_addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa && sa->sa_family == AF_INET)
+		return v4_is_loopback(&((const struct sockaddr_in *)(const void *)sa)->sin_addr);
+	if (sa && sa->sa_family == AF_INET6)
+		return v6_is_loopback(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+	return false;
+}
+
+bool http_checks_host_is_loopback(const char *host)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return v4_is_loopback(&v4);
+	return inet_pton(AF_INET6, host, &v6) == 1 && v6_is_loopback(&v6);
+}

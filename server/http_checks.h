@@ -3,6 +3,8 @@
 #pragma once
 #include <stdbool.h>
 
+struct sockaddr;
+
 /* RFC 9112 §6.3: whether a request's framing can be read without ambiguity,
  * given how many Content-Length and Transfer-Encoding headers it has and the
  * value of its Transfer-Encoding (NULL when none). False for two lengths, two
@@ -38,3 +40,11 @@ enum http_checks_admin {
 enum http_checks_admin http_checks_admin_request(const char *host, const char *origin,
 						 const char *sec_fetch_site, bool navigation,
 						 const char *listen_host, bool check_host);
+
+/* Whether a client's address is loopback: 127.0.0.0/8, ::1, or an IPv4
+ * loopback address mapped into IPv6 (::ffff:127.0.0.1). NULL is not. */
+bool http_checks_addr_is_loopback(const struct sockaddr *sa);
+
+/* Whether a listening address as --host gives it (IPv4 or IPv6 text) reaches
+ * loopback clients only. 0.0.0.0 and :: are every address: not loopback. */
+bool http_checks_host_is_loopback(const char *host);

@@ -46,6 +46,7 @@ struct http {
 	char *tls_key;
 	_Atomic bool tls_starting; /* http_tls_log keeps what libmicrohttpd says */
 	char tls_log[512];
+	bool admin_loopback_only;  /* listening beyond loopback with no admin token */
 };
 
 /* Where a request is in its life. Every change goes through

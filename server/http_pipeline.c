@@ -180,14 +180,37 @@ static void add_cors_headers(struct request *r, struct MHD_Response *resp)
 				"pagination-count, pagination-page, pagination-take, Retry-After");
 }
 
-/* Routing (404/405), the admin token, and injected faults: what comes before
- * every other check. */
+static bool client_is_loopback(struct request *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return ci && http_checks_addr_is_loopback(ci->client_addr);
+}
+
+/* Routing (404/405), the admin guard (a server listening beyond loopback with
+ * no admin token answers the admin API to loopback clients only: 403), the
+ * admin token, and injected faults: what comes before every other check. */
 static void route_request(struct request *r)
 {
 	struct app *app = r->http->app;
-	if (is_admin_path(r->path) && admin_refused(r))
-		return;
 	enum router_result rr = router_match(r->method, r->path, &r->match);
+	bool admin = is_admin_path(r->path) ||
+		     (rr == ROUTER_FOUND && (r->match.route->flags & ROUTE_ADMIN));
+	/* First, and before 404/405 too: nothing under /__admin/ (a route or not,
+	 * the console's pages too) tells a client it may not use what is there,
+	 * and this answer, unlike the web-page checks after it, says how to allow
+	 * a client that is not on loopback. */
+	if (admin && r->http->admin_loopback_only && !client_is_loopback(r)) {
+		http_reply_errorf(r, 403,
+				  "The admin API answers only loopback clients: the server listens on "
+				  "%s without an admin token. Start it with --admin-token TOKEN (or "
+				  "INVENT_MOCK_ADMIN_TOKEN) and send Authorization: Bearer TOKEN to "
+				  "allow other clients",
+				  app->config->host);
+		return;
+	}
+	if (admin && admin_refused(r))
+		return;
 	if (rr == ROUTER_NOT_FOUND) {
 		http_reply_errorf(r, 404, "Cannot %s %.300s", r->method, r->path);
 		return;

@@ -3,6 +3,9 @@
 #include "http_checks.h"
 #include "testlib.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 static void framing(void)
 {
 	CHECK(http_checks_framing_ok(0, 0, NULL));
@@ -112,11 +115,44 @@ static void admin_request(void)
 	CHECK_INT_EQ(http_checks_admin_request("0.0.0.0:8080", NULL, NULL, false, "0.0.0.0", true), ok);
 }
 
+static bool addr_is_loopback(const char *text)
+{
+	struct sockaddr_in v4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+	if (inet_pton(AF_INET, text, &v4.sin_addr) == 1)
+		return http_checks_addr_is_loopback((const struct sockaddr *)&v4);
+	CHECK(inet_pton(AF_INET6, text, &v6.sin6_addr) == 1);
+	return http_checks_addr_is_loopback((const struct sockaddr *)&v6);
+}
+
+static void loopback(void)
+{
+	static const char *const yes[] = {"127.0.0.1", "127.0.0.2", "127.255.255.254", "::1",
+					  "::ffff:127.0.0.1", "::ffff:127.1.2.3"};
+	static const char *const no[] = {"0.0.0.0", "10.213.0.2", "126.255.255.255", "128.0.0.1",
+					 "192.168.1.1", "::", "::2", "fe80::1", "::ffff:10.0.0.1",
+					 "::ffff:0.0.0.0", "2001:db8::1"};
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		CHECK(addr_is_loopback(yes[i]));
+		CHECK(http_checks_host_is_loopback(yes[i]));
+	}
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+		CHECK(!addr_is_loopback(no[i]));
+		CHECK(!http_checks_host_is_loopback(no[i]));
+	}
+	CHECK(!http_checks_addr_is_loopback(NULL));
+	struct sockaddr unix_family = {.sa_family = AF_UNIX};
+	CHECK(!http_checks_addr_is_loopback(&unix_family));
+	CHECK(!http_checks_host_is_loopback("localhost")); /* config.c makes it 127.0.0.1 first */
+	CHECK(!http_checks_host_is_loopback(""));
+}
+
 static const struct test_case cases[] = {
 	TEST_CASE("http_checks@framing-one-length-or-chunked-only", framing),
 	TEST_CASE("http_checks@content-type-json-with-utf-8-only", content_type),
 	TEST_CASE("http_checks@cors-origin-in-the-list", cors_allows),
 	TEST_CASE("http_checks@admin-refuses-other-origins-and-hosts", admin_request),
+	TEST_CASE("http_checks@loopback-addresses", loopback),
 };
 
 TEST_MAIN(cases)
