@@ -723,40 +723,46 @@ int fixture_parse_document(const char *text, size_t len, const char *source, int
 	return parse(text, len, source, "", now_ms, out, err);
 }
 
-int fixture_load_file(const char *path, int64_t now_ms, struct fixture **out, struct error *err)
+int fixture_read_file(const char *path, char **text, size_t *len, struct error *err)
 {
-	FILE *fp = NULL;
+	FILE *fp = fopen(path, "rb");
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int rc = -1;
-
-	fp = fopen(path, "rb");
-	if (!fp) {
-		error_set(err, 0, "%s: cannot read: %s", path, strerror(errno));
-		goto out;
-	}
+	size_t n = 0, cap = 0;
+	if (!fp)
+		return error_set(err, 0, "%s: cannot read: %s", path, strerror(errno));
 	/* Read to EOF rather than trust a size from stat: also works for pipes and
 	 * for /dev/stdin. */
 	for (;;) {
-		if (cap - len < 4096) {
+		if (cap - n < 4096) {
 			cap = cap ? 2 * cap : 65536;
 			buf = xrealloc(buf, cap);
 		}
-		size_t n = fread(buf + len, 1, cap - len - 1, fp);
-		len += n;
-		if (n == 0)
+		size_t k = fread(buf + n, 1, cap - n - 1, fp);
+		n += k;
+		if (k == 0)
 			break;
 	}
-	if (ferror(fp)) {
-		error_set(err, 0, "%s: cannot read: %s", path, strerror(errno));
-		goto out;
+	int failed = ferror(fp);
+	int saved = errno;
+	fclose(fp);
+	if (failed) {
+		free(buf);
+		return error_set(err, 0, "%s: cannot read: %s", path, strerror(saved));
 	}
-	buf[len] = '\0';
-	rc = fixture_parse(buf, len, path, now_ms, out, err);
-out:
-	if (fp)
-		fclose(fp);
-	free(buf);
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+int fixture_load_file(const char *path, int64_t now_ms, struct fixture **out, struct error *err)
+{
+	char *text;
+	size_t len;
+	if (fixture_read_file(path, &text, &len, err))
+		return -1;
+	int rc = fixture_parse(text, len, path, now_ms, out, err);
+	free(text);
 	return rc;
 }
 

@@ -41,6 +41,10 @@ int fixture_parse(const char *text, size_t len, const char *source, int64_t now_
 int fixture_parse_document(const char *text, size_t len, const char *source, int64_t now_ms,
 			   struct fixture **out, struct error *err);
 
+/* Reads the whole file at path into *text (NUL-terminated; free() it) and *len.
+ * Returns 0, or -1 with err "<path>: cannot read: <why>". */
+int fixture_read_file(const char *path, char **text, size_t *len, struct error *err);
+
 /* Reads the file at path and calls fixture_parse with source = path. */
 int fixture_load_file(const char *path, int64_t now_ms, struct fixture **out, struct error *err);
 

@@ -80,43 +80,13 @@ static void job_done(void *arg, int rc, const struct error *err)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Reads the file whole; -1 with err when it cannot be read. */
-static int read_file(const char *path, char **text, size_t *len, struct error *err)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	if (!fp)
-		return error_set(err, 0, "%s: cannot read: %s", path, strerror(errno));
-	for (;;) {
-		if (cap - n < 4096) {
-			cap = cap ? 2 * cap : 65536;
-			buf = xrealloc(buf, cap);
-		}
-		size_t k = fread(buf + n, 1, cap - n - 1, fp);
-		n += k;
-		if (k == 0)
-			break;
-	}
-	int failed = ferror(fp);
-	fclose(fp);
-	if (failed) {
-		free(buf);
-		return error_set(err, 0, "%s: cannot read: %s", path, strerror(EIO));
-	}
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	return 0;
-}
-
 /* One version of the file: taken whole, or refused with nothing changed. */
 static void reload(struct watch *w)
 {
 	struct error err = {0};
 	char *text = NULL;
 	size_t len = 0;
-	if (read_file(w->path, &text, &len, &err)) {
+	if (fixture_read_file(w->path, &text, &len, &err)) {
 		/* Gone between a rename's two steps, or deleted: the next save says. */
 		goto refused;
 	}
