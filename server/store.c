@@ -191,6 +191,7 @@ void store_close(struct store *s)
 		return;
 	store_thread_stop(s);
 	store_close(s->pristine);
+	free(s->shared_name);
 	store_lists_free(s);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);

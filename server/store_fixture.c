@@ -170,19 +170,15 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
 {
 	lists_changed(s);
 	/* The fixture state lives in its own in-memory database (the source of
-	 * whole-store resets), and a copy of it is attached to the store's
-	 * connection as "pristine", so that one org can be reset or copied in SQL. */
+	 * whole-store resets), which is also attached to the store's connection
+	 * as "pristine", so that one org can be reset or copied in SQL. */
 	struct error e = {0};
-	int rc;
 	if (s->read_only) {
 		/* Nothing can be reset in a file that cannot be written. */
 		return load ? error_set(err, 0, "the database is read-only") : 0;
 	}
-	if (store_stage_fixture(f, &s->pristine, &e) ||
-	    exec_sql(s->db, "ATTACH DATABASE ':memory:' AS pristine", &e))
+	if (store_stage_fixture(f, &s->pristine, &e) || store_attach_pristine(s, s->pristine, &e))
 		return error_set(err, 0, "cannot keep the fixture state: %s", e.msg);
-	if ((rc = store_copy_database(s->db, "pristine", s->pristine->db, "main")) != SQLITE_OK)
-		return error_set(err, 0, "cannot keep the fixture state: %s", sqlite3_errstr(rc));
 	return load ? store_reset(s, err) : 0;
 }
 

@@ -90,6 +90,7 @@ struct store {
 	pthread_t thread;
 
 	struct store *pristine;	 /* the fixture state, in memory, attached as "pristine" */
+	char *shared_name;	 /* store_stage_fixture: the URI that attaches this in-memory database */
 	bool read_only;		 /* opened read-only: writes fail with SQLITE_READONLY */
 	sqlite3 *ckpt_db;	 /* the checkpointer's connection; NULL for :memory: */
 	pthread_cond_t ckpt_wake; /* with lock */
@@ -226,6 +227,13 @@ void store_lists_free(struct store *s);
  * with the backup API: page by page in one write transaction, far faster than
  * deleting and inserting rows. Returns SQLITE_OK or the failing code. */
 int store_copy_database(sqlite3 *dst, const char *dst_name, sqlite3 *src, const char *src_name);
+
+/* --- store_snapshot.c --- */
+
+/* Attaches the in-memory database of staged (from store_stage_fixture) to s's
+ * connection as "pristine", in place of the one attached before if any: the
+ * same pages, shared, not a copy. Returns 0 or -1 with err. */
+int store_attach_pristine(struct store *s, struct store *staged, struct error *err);
 
 /* --- store_list.c --- */
 

@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "jsonbuf.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,39 @@ int store_stage_fixture(const struct fixture *f, struct store **out, struct erro
 	/* The same open and load that store_set_fixture() makes its baseline
 	 * with, on the caller's thread: the slow part of an import never holds
 	 * the store thread. */
-	struct store_options o = {.path = ":memory:"};
+	/* SQLite's memdb VFS with a name that starts with "/" is one database that
+	 * every connection of the process can open or attach by that name: the
+	 * store attaches this one as its baseline without copying it. */
+	static atomic_uint serial;
+	char uri[96];
+	snprintf(uri, sizeof uri, "file:/invent-mock-fixture-%u?vfs=memdb",
+		 atomic_fetch_add(&serial, 1));
+	struct store_options o = {.path = uri};
 	struct store *staged = NULL;
 	bool empty;
 	if (store_open(&o, &staged, &empty, err) || store_load_fixture(staged, f, NULL, err)) {
 		store_close(staged);
 		return -1;
 	}
+	staged->shared_name = xstrdup(uri);
 	*out = staged;
 	return 0;
+}
+
+int store_attach_pristine(struct store *s, struct store *staged, struct error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_OK;
+	if (sqlite3_db_filename(s->db, "pristine"))
+		rc = sqlite3_exec(s->db, "DETACH DATABASE pristine", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "ATTACH DATABASE ?1 AS pristine", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, staged->shared_name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK || rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
 }
 
 int store_replace_fixture(struct store *s, struct store *staged, struct error *err)
@@ -33,19 +58,19 @@ int store_replace_fixture(struct store *s, struct store *staged, struct error *e
 	lists_changed(s);
 	if (s->read_only || !s->pristine)
 		return error_set(err, 503, "The database is unavailable (read-only)");
-	/* The attached baseline first: it is in memory, and should the copy of
-	 * the data fail after it (a full disk), it is put back from the old
-	 * baseline, which is kept until the end. */
-	int rc = store_copy_database(s->db, "pristine", staged->db, "main");
-	if (rc != SQLITE_OK)
-		return db_error(s, rc, err);
-	rc = store_copy_database(s->db, "main", staged->db, "main");
-	if (rc != SQLITE_OK) {
-		db_error(s, rc, err);
-		if (store_copy_database(s->db, "pristine", s->pristine->db, "main") != SQLITE_OK) {
-			/* Out of memory twice over: a reset could no longer be trusted. */
-			fprintf(stderr, "invent-mock: cannot restore the fixture state after a "
-					"failed import; stopping\n");
+	/* The baseline first, which copies nothing, then the data, as a reset
+	 * copies it (one write transaction: a failure such as a full disk leaves
+	 * it as it was); a failure of either puts the old baseline back. */
+	struct error e = {0};
+	int rc = SQLITE_OK;
+	if (store_attach_pristine(s, staged, err) ||
+	    (rc = store_copy_database(s->db, "main", staged->db, "main")) != SQLITE_OK) {
+		if (rc != SQLITE_OK)
+			db_error(s, rc, err);
+		if (store_attach_pristine(s, s->pristine, &e)) {
+			/* Out of memory: resets could no longer be trusted. */
+			fprintf(stderr, "invent-mock: cannot attach the fixture state again after "
+					"a failed import (%s); stopping\n", e.msg);
 			abort();
 		}
 		return -1;
