@@ -106,7 +106,10 @@ async function call(method, url, opts = {}) {
   const headers = opts.key ? { Authorization: 'Bearer ' + opts.key } : adminHeaders();
   if (opts.read) headers[CONSOLE_HEADER] = '1';
   let body;
-  if (opts.body !== undefined) {
+  if (opts.raw !== undefined) { // JSON text as it is (an imported file)
+    headers['Content-Type'] = 'application/json';
+    body = opts.raw;
+  } else if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(opts.body);
   }
@@ -802,6 +805,46 @@ async function reset(body, what) {
   }
 }
 
+// --- Snapshot: export and import ---
+
+async function exportState() {
+  try {
+    // Read as text, not parsed: the file is the server's bytes, as curl would save them.
+    const headers = { ...adminHeaders(), [CONSOLE_HEADER]: '1' };
+    const res = await fetch('/__admin/export', { headers, cache: 'no-store' });
+    if (!res.ok) {
+      const data = await res.json().catch(() => null);
+      if (res.status === 401) askToken(data && data.message);
+      throw new ApiError(res.status, data);
+    }
+    const blob = await res.blob();
+    const url = URL.createObjectURL(blob);
+    el('a', { href: url, download: 'invent-mock-export.json' }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    $('snap-result').textContent = `Exported ${blob.size.toLocaleString()} bytes`;
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
+async function importState(ev) {
+  ev.preventDefault();
+  const file = $('import-file').files[0];
+  if (!file) {
+    toast('Choose a fixture file to import');
+    return;
+  }
+  try {
+    const { data } = await call('POST', '/__admin/import', { raw: await file.text() });
+    $('snap-result').textContent =
+      `Imported ${file.name}: ${data.orgs} orgs, ${data.contacts} contacts (swap ${data.duration_ms} ms)`;
+    await loadOrgs();
+    await loadContacts();
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
 // --- Views, the token, start ---
 
 function route() {
@@ -882,6 +925,8 @@ function wire() {
     reset({ org_id: $('reset-org').value }, $('reset-org').value);
   });
   $('iso-form').addEventListener('submit', makeIsolated);
+  $('export-button').addEventListener('click', exportState);
+  $('snap-form').addEventListener('submit', importState);
   $('freeze-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     setClock({ frozen_at: $('freeze-at').value.trim() || clockNow() });
