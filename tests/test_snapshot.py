@@ -236,7 +236,12 @@ def import_replaces_state_and_baseline(exe):
         assert st == 200, b
         assert export(a.port) == baseline, "reset did not return to the imported document"
         assert health(a.port)["fixtures_hash"] == h["fixtures_hash"]
-        # A fixture org of the import can be copied and reset, as any fixture org.
+        # A fixture org of the import can be reset alone and copied, as any fixture org.
+        st, b, _ = jcall(a.port, "PATCH", "/orgs/c/contacts/ct_2", {"name": "changed"}, key="sk_imp")
+        assert st == 200, b
+        st, b, _ = jcall(a.port, "POST", "/__admin/reset", {"org_id": "org_imp"})
+        assert st == 200, b
+        assert export(a.port) == baseline, "resetting the org did not return to the document"
         st, iso, _ = jcall(a.port, "POST", "/__admin/orgs", {"from": "org_imp"})
         assert st == 201, iso
         st, raw, hd = call(a.port, "GET", "/orgs/c/contacts", key=iso["api_key"])
