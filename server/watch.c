@@ -137,7 +137,8 @@ static bool names_file(const struct watch *w, const char *buf, ssize_t n)
 	bool hit = false;
 	for (const char *p = buf; p < buf + n;) {
 		const struct inotify_event *ev = (const struct inotify_event *)(const void *)p;
-		if (ev->len && !strcmp(ev->name, w->name))
+		/* After an overflow any event may be lost: read the file to be sure. */
+		if ((ev->len && !strcmp(ev->name, w->name)) || (ev->mask & IN_Q_OVERFLOW))
 			hit = true;
 		p += sizeof *ev + ev->len;
 	}
