@@ -4,7 +4,9 @@
 #include "app.h"
 #include "auth.h"
 #include "clock.h"
+#include "events.h"
 #include "fixtures.h"
+#include "jsonbuf.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -15,6 +17,7 @@ struct snapshot {
 	struct store *staged;	  /* NULL once installed */
 	struct auth_index *index; /* NULL once published */
 	char hash[17];
+	char *source;
 	int64_t orgs, contacts;
 };
 
@@ -31,6 +34,7 @@ int snapshot_prepare(struct app *app, const char *text, size_t len, const char *
 		goto out;
 	}
 	memcpy(snap->hash, f->hash, sizeof snap->hash);
+	snap->source = xstrdup(source);
 	snap->orgs = (int64_t)f->n_orgs;
 	for (size_t i = 0; i < f->n_orgs; i++)
 		snap->contacts += (int64_t)f->orgs[i].n_contacts;
@@ -61,6 +65,21 @@ void snapshot_publish(struct app *app, struct snapshot *snap)
 {
 	auth_publish(app->auth, snap->index);
 	snap->index = NULL;
+	/* The state event's fields: what health now says, and the counts. */
+	struct jsonbuf b;
+	jsonbuf_init(&b, 128);
+	jsonbuf_open(&b, '{');
+	jsonbuf_key(&b, "fixtures");
+	jsonbuf_string(&b, snap->source);
+	jsonbuf_key(&b, "fixtures_hash");
+	jsonbuf_string(&b, snap->hash);
+	jsonbuf_key(&b, "orgs");
+	jsonbuf_int(&b, snap->orgs);
+	jsonbuf_key(&b, "contacts");
+	jsonbuf_int(&b, snap->contacts);
+	char *text = jsonbuf_finish(&b, NULL);
+	events_publish_state(app->http, EVENTS_IMPORT, text + 1); /* the members, after the '{' */
+	free(text);
 }
 
 const char *snapshot_hash(const struct snapshot *snap)
@@ -84,5 +103,6 @@ void snapshot_free(struct snapshot *snap)
 		return;
 	store_close(snap->staged);
 	auth_index_free(snap->index);
+	free(snap->source);
 	free(snap);
 }

@@ -27,7 +27,9 @@ int snapshot_prepare(struct app *app, const char *text, size_t len, const char *
 int snapshot_install(struct store *s, struct snapshot *snap, struct error *err);
 
 /* Once the install is committed (store_job.committed): the keys and orgs the
- * server accepts become the document's. */
+ * server accepts become the document's, and GET /__admin/events subscribers
+ * get the state event "import" with fields "fixtures" (the source),
+ * "fixtures_hash", "orgs" and "contacts". */
 void snapshot_publish(struct app *app, struct snapshot *snap);
 
 /* What was installed, for answers and messages (borrowed from snap). */

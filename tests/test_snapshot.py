@@ -395,6 +395,57 @@ def import_during_patches_lands_whole(exe):
             "the import did not fall among the PATCHes"
 
 
+class Events:
+    """A subscriber of GET /__admin/events, reading its state events."""
+
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.conn.request("GET", "/__admin/events")
+        self.r = self.conn.getresponse()
+        assert self.r.status == 200, self.r.status
+
+    def next_state(self):
+        """The data of the next "event: state", as JSON."""
+        state = False
+        while True:
+            line = self.r.readline()
+            assert line, "the stream ended"
+            line = line.decode().rstrip("\n")
+            if line == "event: state":
+                state = True
+            elif state and line.startswith("data: "):
+                return json.loads(line[6:])
+
+    def close(self):
+        self.conn.close()
+
+
+@case("snapshot@import-publishes-state-event")
+def import_publishes_state_event(exe):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "data.json")
+        write_in_place(path, json.dumps(imported_doc()))
+        with server(exe, ["--fixtures", path, "--watch"]) as a:
+            ev = Events(a.port)
+            try:
+                time.sleep(0.2)  # subscribed before the change
+                st, body, _ = jcall(a.port, "POST", "/__admin/import", json.dumps(imported_doc()))
+                assert st == 200, body
+                got = ev.next_state()
+                assert got == {"kind": "import", "fixtures": "POST /__admin/import",
+                               "fixtures_hash": body["fixtures_hash"], "orgs": 2,
+                               "contacts": 5}, got
+                doc = imported_doc()
+                doc["orgs"][1]["contacts"] = [{"id": "ct_new", "created_at": "2025-02-01T00:00:00Z"}]
+                write_by_rename(path, json.dumps(doc))
+                got = ev.next_state()
+                h = health(a.port)
+                assert got == {"kind": "import", "fixtures": path,
+                               "fixtures_hash": h["fixtures_hash"], "orgs": 2, "contacts": 6}, got
+            finally:
+                ev.close()
+
+
 # ---------------------------------------------------------------- --watch
 
 def wait_for(fn, timeout):
