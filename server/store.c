@@ -35,6 +35,7 @@ static const struct store_sql *const sql_tables[] = {
 	store_thread_sql,
 	store_contacts_sql,
 	store_fixture_sql,
+	store_list_sql,
 	store_orgs_sql,
 };
 
@@ -63,6 +64,7 @@ static const char *const migrations[] = {
 	embedded_schema_sql,	/* to version 1 */
 	embedded_migration_002, /* to version 2 */
 	embedded_migration_003, /* to version 3 */
+	embedded_migration_004, /* to version 4 */
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,

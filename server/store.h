@@ -12,7 +12,7 @@
 #include "model.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-enum { STORE_SCHEMA_VERSION = 3 };
+enum { STORE_SCHEMA_VERSION = 4 };
 
 struct store;
 
@@ -267,6 +267,10 @@ int store_counts(struct store *s, int64_t *orgs, int64_t *contacts, struct error
  * one line per step), as a fresh heap string; for tests and diagnostics. */
 int store_explain_list(struct store *s, const struct store_list_query *q, char **plan,
 		       struct error *err);
+/* The same for the statement that answers pagination-count for q: a count of
+ * the matches, or a read of the counts the schema keeps. */
+int store_explain_count(struct store *s, const struct store_list_query *q, char **plan,
+			struct error *err);
 
 /* PRAGMA integrity_check: 0 if "ok", else -1 with the first complaint. */
 int store_integrity_check(struct store *s, struct error *err);

@@ -38,6 +38,9 @@ enum {
 	ST_KEY_INSERT,
 	ST_SEGMENT_INSERT,
 	ST_MEMBER_INSERT,
+	/* store_list.c */
+	ST_LIST_COUNT_ORG,
+	ST_LIST_COUNT_SEGMENT,
 	/* store.c: orgs, keys, counts */
 	ST_KEYS_ALL,
 	ST_ORGS_ALL,
@@ -56,6 +59,7 @@ struct store_sql {
 extern const struct store_sql store_thread_sql[];
 extern const struct store_sql store_contacts_sql[];
 extern const struct store_sql store_fixture_sql[];
+extern const struct store_sql store_list_sql[];
 
 /* The contact's own columns, in the order store_contact_from_row() reads them. */
 #define CONTACT_COLS                                                                      \

@@ -1,6 +1,6 @@
 /* The list query of GET /orgs/{org_id}/contacts: put together from fixed
- * fragments per filter, prepared once per combination, run for a page and for
- * pagination-count. */
+ * fragments per filter, prepared once per combination, run for a page; and
+ * pagination-count, from the counts the schema keeps where the filters allow. */
 #include "store_int.h"
 
 #include <stdio.h>
@@ -45,7 +45,7 @@ static const char *const list_fragments[LF__COUNT] = {
 	[LF_EXCLUDE_ADMINS] = " AND c.is_admin = 0",
 };
 
-/* Literal conditions, so that the partial indexes of migration 002 apply. */
+/* Literal conditions, so that the partial indexes of migrations 002 and 004 apply. */
 static const char *const status_fragments[] = {
 	[STORE_STATUS_ALL] = "",
 	[STORE_STATUS_SUBSCRIBED] = " AND c.unsubscribed = 0 AND c.blocked = 0",
@@ -53,6 +53,47 @@ static const char *const status_fragments[] = {
 	[STORE_STATUS_BLOCKED] = " AND c.blocked = 1",
 	[STORE_STATUS_AI_REPLIES_DISABLED] = " AND c.ai_replies_disabled = 1",
 };
+
+/* The filters that need no more than the contact's flags, whose counts the
+ * schema keeps (migration 004: contacts.flags, contact_counts, segment_counts). */
+enum {
+	STORE_FLAG_BLOCKED = 1,
+	STORE_FLAG_UNSUBSCRIBED = 2,
+	STORE_FLAG_ADMIN = 4,
+	STORE_FLAG_AI_REPLIES_DISABLED = 8,
+	STORE_FLAGS = 16, /* combinations */
+};
+
+const struct store_sql store_list_sql[] = {
+	/* ?2: a set of flag combinations, bit f for combination f */
+	{ST_LIST_COUNT_ORG, "SELECT coalesce(sum(n), 0) FROM contact_counts"
+			    " WHERE org_id = ?1 AND (?2 >> flags) & 1"},
+	{ST_LIST_COUNT_SEGMENT, "SELECT coalesce(sum(n), 0) FROM segment_counts"
+				" WHERE segment_pk = ?1 AND (?2 >> flags) & 1"},
+	{0, NULL},
+};
+
+/* The flag combinations q's flag filters let through, as a bit set. */
+static unsigned flag_set(const struct store_list_query *q)
+{
+	unsigned set = 0;
+	for (unsigned f = 0; f < STORE_FLAGS; f++) {
+		bool blocked = f & STORE_FLAG_BLOCKED, unsubscribed = f & STORE_FLAG_UNSUBSCRIBED;
+		bool ok = q->status == STORE_STATUS_ALL ||
+			  (q->status == STORE_STATUS_SUBSCRIBED && !blocked && !unsubscribed) ||
+			  (q->status == STORE_STATUS_UNSUBSCRIBED && unsubscribed) ||
+			  (q->status == STORE_STATUS_BLOCKED && blocked) ||
+			  (q->status == STORE_STATUS_AI_REPLIES_DISABLED &&
+			   (f & STORE_FLAG_AI_REPLIES_DISABLED));
+		if (q->unsubscribed >= 0 && unsubscribed != (q->unsubscribed == 1))
+			ok = false;
+		if (q->exclude_admins && (f & STORE_FLAG_ADMIN))
+			ok = false;
+		if (ok)
+			set |= 1u << f;
+	}
+	return set;
+}
 
 /* "%value%" for LIKE, with the pattern characters of value escaped by '\'. */
 static char *like_pattern(const char *value)
@@ -158,6 +199,12 @@ static void bind_query(sqlite3_stmt *st, const struct store_list_query *q,
  * probing membership, which finds a page long before the end. */
 enum { STORE_SEGMENT_NARROW_MAX = 2000 };
 
+/* The filters that only the counts' flags know nothing of. */
+static bool has_text_filter(const struct store_list_query *q)
+{
+	return q->search || q->name || q->username || q->email || q->user_id;
+}
+
 static unsigned list_mask(const struct store_list_query *q)
 {
 	unsigned segment = !q->segment_id ? 0
@@ -187,16 +234,27 @@ static int resolve_segment(struct store *s, struct store_list_query *q, struct e
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
 }
 
-int store_explain_list(struct store *s, const struct store_list_query *query, char **plan,
-		       struct error *err)
+/* The statement that reads q's count from the kept counts, bound. */
+static sqlite3_stmt *count_stmt(struct store *s, const struct store_list_query *q)
 {
-	struct store_list_query q0 = *query, *q = &q0;
-	if (resolve_segment(s, q, err))
-		return -1;
-	sqlite3_stmt *page = list_stmt(s, list_mask(q), false, err), *st = NULL;
-	if (!page)
-		return -1;
-	char *sql = xasprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(page));
+	sqlite3_stmt *st;
+	if (q->segment_id) {
+		st = stmt(s, ST_LIST_COUNT_SEGMENT);
+		sqlite3_bind_int64(st, 1, q->segment_pk);
+	} else {
+		st = stmt(s, ST_LIST_COUNT_ORG);
+		bind_text(st, 1, q->org_id);
+	}
+	sqlite3_bind_int64(st, 2, flag_set(q));
+	return st;
+}
+
+/* EXPLAIN QUERY PLAN of st's SQL with q's values bound: one line per step. */
+static int explain(struct store *s, sqlite3_stmt *of, const struct store_list_query *q,
+		   char **plan, struct error *err)
+{
+	sqlite3_stmt *st = NULL;
+	char *sql = xasprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(of));
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	free(sql);
 	if (rc != SQLITE_OK)
@@ -220,6 +278,27 @@ int store_explain_list(struct store *s, const struct store_list_query *query, ch
 	return 0;
 }
 
+int store_explain_count(struct store *s, const struct store_list_query *query, char **plan,
+			struct error *err)
+{
+	struct store_list_query q0 = *query, *q = &q0;
+	if (resolve_segment(s, q, err))
+		return -1;
+	sqlite3_stmt *count = has_text_filter(q) ? list_stmt(s, list_mask(q), true, err)
+						 : count_stmt(s, q);
+	return count ? explain(s, count, q, plan, err) : -1;
+}
+
+int store_explain_list(struct store *s, const struct store_list_query *query, char **plan,
+		       struct error *err)
+{
+	struct store_list_query q0 = *query, *q = &q0;
+	if (resolve_segment(s, q, err))
+		return -1;
+	sqlite3_stmt *page = list_stmt(s, list_mask(q), false, err);
+	return page ? explain(s, page, q, plan, err) : -1;
+}
+
 int store_contacts_list(struct store *s, const struct store_list_query *query,
 			struct contact **out, size_t *n, int64_t *total, struct error *err)
 {
@@ -231,22 +310,21 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 	int rc = SQLITE_OK;
 	struct like_patterns lp;
 	like_patterns_init(&lp, q);
-	if (mask == (1u << LF_SEGMENT) || mask == (1u << LF_SEGMENT_WIDE)) {
-		/* The segment alone: its count is kept exact by the schema's triggers. */
-		*total = q->segment_members;
-	} else {
-		if (!(st = list_stmt(s, mask, true, err)))
-			goto fail;
+	/* Flags alone, or with a segment: the schema's triggers keep the counts. */
+	if (!has_text_filter(q))
+		st = count_stmt(s, q);
+	else if ((st = list_stmt(s, mask, true, err)))
 		bind_query(st, q, &lp);
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW) {
-			sqlite3_reset(st);
-			db_error(s, rc, err);
-			goto fail;
-		}
-		*total = sqlite3_column_int64(st, 0);
+	else
+		goto fail;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
+		db_error(s, rc, err);
+		goto fail;
 	}
+	*total = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
 
 	if (!(st = list_stmt(s, mask, false, err)))
 		goto fail;

@@ -24,7 +24,8 @@ static struct store *open_demo(const char *path, struct fixture **f)
 	return s;
 }
 
-static char *plan_of(struct store_list_query q)
+/* The plan of q's page (or of its pagination-count) on the demo data. */
+static char *plan_of_kind(struct store_list_query q, bool count)
 {
 	struct fixture *f;
 	struct store *s = open_demo(":memory:", &f);
@@ -33,11 +34,16 @@ static char *plan_of(struct store_list_query q)
 	q.org_id = "org_demo";
 	q.page = 1;
 	q.take = 100;
-	CHECK(store_explain_list(s, &q, &plan, &err) == 0);
+	CHECK((count ? store_explain_count : store_explain_list)(s, &q, &plan, &err) == 0);
 	store_close(s);
 	fixture_free(f);
 	fprintf(stderr, "%s", plan);
 	return plan;
+}
+
+static char *plan_of(struct store_list_query q)
+{
+	return plan_of_kind(q, false);
 }
 
 /* The plain list walks the org's contacts already in list order: no sort, and
@@ -125,6 +131,176 @@ static void plan_unsubscribed_uses_partial_index(void)
 						    .status = STORE_STATUS_UNSUBSCRIBED});
 	CHECK_STR_EQ(p, "SEARCH c USING INDEX contacts_unsubscribed (org_id=?)\n");
 	free(p);
+}
+
+static void plan_ai_replies_disabled_uses_partial_index(void)
+{
+	char *p = plan_of((struct store_list_query){.unsubscribed = -1,
+						    .status = STORE_STATUS_AI_REPLIES_DISABLED});
+	CHECK_STR_EQ(p, "SEARCH c USING INDEX contacts_ai_replies_disabled (org_id=?)\n");
+	free(p);
+}
+
+static char *count_plan_of(struct store_list_query q)
+{
+	return plan_of_kind(q, true);
+}
+
+/* pagination-count of the flag filters, with or without a segment, is read
+ * from the counts the triggers keep: at most 16 rows, whatever the org's size. */
+static void count_plan_reads_kept_counts(void)
+{
+	char *p = count_plan_of((struct store_list_query){.unsubscribed = -1});
+	CHECK_STR_EQ(p, "SEARCH contact_counts USING PRIMARY KEY (org_id=?)\n");
+	free(p);
+	p = count_plan_of((struct store_list_query){.unsubscribed = 1, .exclude_admins = true,
+						    .status = STORE_STATUS_BLOCKED});
+	CHECK_STR_EQ(p, "SEARCH contact_counts USING PRIMARY KEY (org_id=?)\n");
+	free(p);
+	p = count_plan_of((struct store_list_query){.unsubscribed = -1, .segment_id = "seg_vip",
+						    .status = STORE_STATUS_SUBSCRIBED});
+	CHECK_STR_EQ(p, "SEARCH segment_counts USING PRIMARY KEY (segment_pk=?)\n");
+	free(p);
+}
+
+/* Every contact of org matching q, by listing it whole; checks that
+ * pagination-count says as many. */
+static int64_t matches(struct store *s, struct store_list_query q)
+{
+	struct error err = {0};
+	struct contact *list;
+	size_t n;
+	int64_t total;
+	q.page = 1;
+	q.take = 1000000;
+	CHECK(store_contacts_list(s, &q, &list, &n, &total, &err) == 0);
+	CHECK_INT_EQ(total, (int64_t)n);
+	for (size_t i = 0; i < n; i++)
+		contact_cleanup(&list[i]);
+	free(list);
+	return total;
+}
+
+/* The kept counts agree with the matches for every combination of flag
+ * filters and segments of every org. */
+static void check_kept_counts(struct store *s)
+{
+	static const char *const orgs[] = {"org_demo", "org_demo_eu", "org_acme", "org_copy"};
+	static const char *const segments[] = {NULL, "seg_vip", "seg_newsletter", "seg_beta",
+					       "seg_eu_berlin", "seg_acme_trial", "seg_none"};
+	for (size_t o = 0; o < sizeof orgs / sizeof orgs[0]; o++)
+		for (size_t g = 0; g < sizeof segments / sizeof segments[0]; g++)
+			for (int st = STORE_STATUS_ALL; st <= STORE_STATUS_AI_REPLIES_DISABLED; st++)
+				for (int u = -1; u <= 1; u++)
+					for (int a = 0; a <= 1; a++)
+						matches(s, (struct store_list_query){
+								   .org_id = orgs[o],
+								   .segment_id = segments[g],
+								   .status = (enum store_status)st,
+								   .unsubscribed = u,
+								   .exclude_admins = a});
+}
+
+static void set_flags(struct store *s, const char *org, const char *id, bool blocked,
+		      bool unsubscribed)
+{
+	struct error err = {0};
+	struct contact c = {0};
+	CHECK(store_contact_get(s, org, id, &c, &err) == 0);
+	c.blocked = blocked;
+	c.blocked_at = blocked ? 1000 : MODEL_NO_TIME;
+	c.unsubscribed = unsubscribed;
+	c.unsubscribed_at = unsubscribed ? 1000 : MODEL_NO_TIME;
+	CHECK(store_contact_update(s, &c, &err) == 0);
+	contact_cleanup(&c);
+}
+
+/* Through every kind of write: flag changes of members and not, new contacts
+ * and memberships, an org copied, reset and deleted, a reload. */
+static void kept_counts_follow_every_write(void)
+{
+	struct fixture *f;
+	struct store *s = open_demo(":memory:", &f);
+	struct error err = {0};
+	CHECK(store_set_fixture(s, f, false, &err) == 0);
+	check_kept_counts(s);
+	set_flags(s, "org_demo", "ct_ada", true, false);
+	set_flags(s, "org_demo", "ct_grace", true, true);
+	set_flags(s, "org_demo", "ct_alan", false, true);
+	check_kept_counts(s);
+	set_flags(s, "org_demo", "ct_ada", false, false);
+	char *seg[] = {"seg_vip", "seg_beta"};
+	struct contact c = {.id = "ct_new", .name = "New", .created_at = 5, .updated_at = 5,
+			    .blocked = true, .blocked_at = 5, .unsubscribed_at = MODEL_NO_TIME};
+	CHECK(store_contact_create(s, "org_demo", &c, seg, 2, &err) == 0);
+	CHECK(store_contact_add_segment(s, "org_demo", "ct_alan", "seg_newsletter", 9, &err) == 0);
+	check_kept_counts(s);
+	CHECK(store_org_copy(s, "org_demo", "org_copy", "sk_copy", &err) == 0);
+	set_flags(s, "org_copy", "ct_grace", false, false);
+	check_kept_counts(s);
+	CHECK(store_reset_org(s, "org_demo", &err) == 0);
+	check_kept_counts(s);
+	CHECK(store_org_delete(s, "org_copy", &err) == 0);
+	check_kept_counts(s);
+	CHECK(store_load_fixture(s, f, NULL, &err) == 0);
+	check_kept_counts(s);
+	CHECK(store_reset(s, &err) == 0);
+	check_kept_counts(s);
+	CHECK(store_integrity_check(s, &err) == 0);
+	store_close(s);
+	fixture_free(f);
+}
+
+static int64_t name_matches(struct store *s, const char *field, const char *value)
+{
+	struct store_list_query q = {.org_id = "org_demo", .unsubscribed = -1};
+	if (!strcmp(field, "name"))
+		q.name = value;
+	else if (!strcmp(field, "search"))
+		q.search = value;
+	else
+		q.username = value;
+	return matches(s, q);
+}
+
+/* Substring filters compare ASCII case only (SQLite's LIKE), take % and _
+ * literally, and follow a name change. */
+static void substring_filters_keep_their_semantics(void)
+{
+	struct fixture *f;
+	struct store *s = open_demo(":memory:", &f);
+	struct error err = {0};
+	struct channel ch = {.id = "ch_x", .type = "custom", .user_id = "u_x", .username = "x_%_y"};
+	struct contact c = {.id = "ct_x", .name = "ÄRGER Émile", .created_at = 5, .updated_at = 5,
+			    .blocked_at = MODEL_NO_TIME, .unsubscribed_at = MODEL_NO_TIME,
+			    .channels = &ch, .n_channels = 1};
+	CHECK(store_contact_create(s, "org_demo", &c, NULL, 0, &err) == 0);
+	CHECK_INT_EQ(name_matches(s, "name", "ÄRGER"), 1);
+	CHECK_INT_EQ(name_matches(s, "name", "ärger"), 0); /* ASCII case only, as LIKE */
+	CHECK_INT_EQ(name_matches(s, "name", "RGER éM"), 0);
+	CHECK_INT_EQ(name_matches(s, "name", "rger ÉM"), 1);
+	CHECK_INT_EQ(name_matches(s, "name", "LOVELACE"), 1);
+	CHECK_INT_EQ(name_matches(s, "search", "LOVELACE"), 1);
+	CHECK_INT_EQ(name_matches(s, "search", "ANALYTICAL.EX"), 1); /* an email */
+	CHECK_INT_EQ(name_matches(s, "name", "analytical"), 0);
+	CHECK_INT_EQ(name_matches(s, "username", "%_y"), 1); /* literal % and _ */
+	CHECK_INT_EQ(name_matches(s, "username", "x_%"), 1);
+	CHECK_INT_EQ(name_matches(s, "username", "x%y"), 0);
+	CHECK_INT_EQ(name_matches(s, "search", "\"quoted\""), 0);
+	CHECK_INT_EQ(name_matches(s, "name", "Ä"), 1);
+	CHECK_INT_EQ(name_matches(s, "name", "ä"), 0);
+	CHECK_INT_EQ(name_matches(s, "username", "%_"), 1);
+	/* A name changed is found by its new text only. */
+	CHECK(store_contact_get(s, "org_demo", "ct_ada", &c, &err) == 0);
+	free(c.name);
+	c.name = xstrdup("Augusta King");
+	CHECK(store_contact_update(s, &c, &err) == 0);
+	contact_cleanup(&c);
+	CHECK_INT_EQ(name_matches(s, "name", "Lovelace"), 0);
+	CHECK_INT_EQ(name_matches(s, "search", "augusta"), 1);
+	CHECK(store_integrity_check(s, &err) == 0);
+	store_close(s);
+	fixture_free(f);
 }
 
 static int64_t user_version(const char *path)
@@ -408,6 +584,85 @@ static void committed_runs_before_any_done(void)
 	pthread_mutex_destroy(&t.lock);
 }
 
+/* Takes a file back to schema version 3: without migration 004. */
+#define DOWN_TO_VERSION_3                                                                      \
+	"DROP TRIGGER contacts_counts_insert; DROP TRIGGER contacts_counts_delete;"           \
+	" DROP TRIGGER contacts_counts_update; DROP TRIGGER contact_segments_counts_insert;"  \
+	" DROP TRIGGER contact_segments_counts_delete; DROP TRIGGER segments_counts_delete;"  \
+	" DROP TRIGGER orgs_counts_delete; DROP TABLE contact_counts;"                        \
+	" DROP TABLE segment_counts;"                                                          \
+	" DROP INDEX contacts_ai_replies_disabled; ALTER TABLE contacts DROP COLUMN flags;"    \
+	" PRAGMA user_version = 3;"
+
+/* The pages and counts of q, as text, for comparing two stores. */
+static char *answers(struct store *s, struct store_list_query q)
+{
+	struct error err = {0};
+	struct contact *list;
+	size_t n;
+	int64_t total;
+	q.page = 1;
+	q.take = 7;
+	CHECK(store_contacts_list(s, &q, &list, &n, &total, &err) == 0);
+	char *out = xasprintf("%lld:", (long long)total);
+	for (size_t i = 0; i < n; i++) {
+		char *next = xasprintf("%s %s", out, list[i].id);
+		free(out);
+		out = next;
+		contact_cleanup(&list[i]);
+	}
+	free(list);
+	return out;
+}
+
+static const struct store_list_query upgrade_queries[] = {
+	{.org_id = "org_demo", .unsubscribed = -1},
+	{.org_id = "org_demo", .unsubscribed = -1, .status = STORE_STATUS_BLOCKED},
+	{.org_id = "org_demo", .unsubscribed = 0, .exclude_admins = true},
+	{.org_id = "org_demo", .unsubscribed = -1, .segment_id = "seg_vip"},
+	{.org_id = "org_demo", .unsubscribed = -1, .segment_id = "seg_newsletter",
+	 .status = STORE_STATUS_SUBSCRIBED},
+	{.org_id = "org_demo", .unsubscribed = -1, .name = "grace"},
+	{.org_id = "org_demo", .unsubscribed = -1, .search = "example"},
+	{.org_id = "org_demo", .unsubscribed = -1, .username = "noether"},
+	{.org_id = "org_acme", .unsubscribed = -1, .search = "a"},
+};
+
+/* A file at schema version 3, as the release before the kept counts wrote it,
+ * answers every list as it did once upgraded. */
+static void migrates_version_3(void)
+{
+	char *path = temp_db();
+	struct fixture *f;
+	struct store *s = open_demo(path, &f);
+	struct error err = {0};
+	set_flags(s, "org_demo", "ct_ada", true, true);
+	size_t nq = sizeof upgrade_queries / sizeof upgrade_queries[0];
+	char *before[sizeof upgrade_queries / sizeof upgrade_queries[0]];
+	for (size_t i = 0; i < nq; i++)
+		before[i] = answers(s, upgrade_queries[i]);
+	store_close(s);
+	exec_on(path, DOWN_TO_VERSION_3);
+	CHECK_INT_EQ(user_version(path), 3);
+	bool empty = true;
+	struct store_options o = {.path = path};
+	CHECK(store_open(&o, &s, &empty, &err) == 0);
+	CHECK(!empty);
+	CHECK_INT_EQ(user_version(path), STORE_SCHEMA_VERSION);
+	for (size_t i = 0; i < nq; i++) {
+		char *after = answers(s, upgrade_queries[i]);
+		CHECK_STR_EQ(after, before[i]);
+		free(after);
+		free(before[i]);
+	}
+	check_kept_counts(s);
+	CHECK(store_integrity_check(s, &err) == 0);
+	store_close(s);
+	fixture_free(f);
+	unlink(path);
+	free(path);
+}
+
 /* A file at schema version 1, as the first release wrote it, is brought to the
  * current version with its data kept. */
 static void migrates_version_1(void)
@@ -417,7 +672,7 @@ static void migrates_version_1(void)
 	struct store *s = open_demo(path, &f);
 	store_close(s);
 	/* Take it back to version 1: without migration 002's indexes. */
-	exec_on(path, "DROP INDEX channels_by_email; DROP INDEX channels_by_user_id;"
+	exec_on(path, DOWN_TO_VERSION_3 "DROP INDEX channels_by_email; DROP INDEX channels_by_user_id;"
 		      " DROP INDEX contacts_blocked; DROP INDEX contacts_unsubscribed;"
 		      " DROP TABLE fixture; PRAGMA user_version = 1;");
 	CHECK_INT_EQ(user_version(path), 1);
@@ -517,6 +772,13 @@ static const struct test_case cases[] = {
 	TEST_CASE("store@plan-large-segment-walks-in-order", plan_large_segment_walks_in_order),
 	TEST_CASE("store@plan-blocked-uses-partial-index", plan_blocked_uses_partial_index),
 	TEST_CASE("store@plan-unsubscribed-uses-partial-index", plan_unsubscribed_uses_partial_index),
+	TEST_CASE("store@plan-ai_replies_disabled-uses-partial-index",
+		  plan_ai_replies_disabled_uses_partial_index),
+	TEST_CASE("store@count-plan-reads-kept-counts", count_plan_reads_kept_counts),
+	TEST_CASE("store@kept-counts-follow-every-write", kept_counts_follow_every_write),
+	TEST_CASE("store@substring-filters-keep-their-semantics",
+		  substring_filters_keep_their_semantics),
+	TEST_CASE("store@migrates-version-3-file", migrates_version_3),
 	TEST_CASE("store@migrates-version-1-file", migrates_version_1),
 	TEST_CASE("store@refuses-newer-schema", refuses_newer_schema),
 	TEST_CASE("store@refuses-foreign-database", refuses_foreign_database),
