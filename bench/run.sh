@@ -24,6 +24,10 @@
 #
 # Not in "all": bash bench/run.sh walbuf (what server/walbuf.c gains: PATCH at 16
 # and 64 connections through it and through SQLite's own writes, alternating).
+# bash bench/run.sh lists: every list query of issue 13 at 4 connections on one
+# org of BENCH_LISTS_SIZES contacts (bench/make_fixture.py --people), p50/p99;
+# with BENCH_BASE_BIN (a release build of another commit) each query runs on
+# it too, alternating, and the report gives this build's p50 over the base's.
 #
 # Adding a benchmark: write bench_NAME (it may call start_server/stop_server
 # and must append its summary to "$TMP/report-NAME.txt"), add NAME to
@@ -31,8 +35,8 @@
 set -euo pipefail
 
 BENCHES=(ready patch list reset)          # what "all" runs, in this order
-EXTRA_BENCHES=(walbuf)                    # run only by name
-REPORT_ORDER=(patch walbuf ready rss list reset) # report sections, in print order
+EXTRA_BENCHES=(walbuf lists)              # run only by name
+REPORT_ORDER=(patch walbuf ready rss list lists reset) # report sections, in print order
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONTACTS=${BENCH_CONTACTS:-1000}
@@ -45,6 +49,8 @@ BENCH_CEILING=${BENCH_CEILING:-1}
 BENCH_LIST_CONTACTS=${BENCH_LIST_CONTACTS:-100000}
 BENCH_LIST_SECONDS=${BENCH_LIST_SECONDS:-3}
 BENCH_WALBUF_ROUNDS=${BENCH_WALBUF_ROUNDS:-3}
+BENCH_LISTS_SIZES=${BENCH_LISTS_SIZES:-"1000 10000 100000"}
+BENCH_BASE_BIN=${BENCH_BASE_BIN:-}
 export BENCH_CONTACTS
 export BENCH_KEY=sk_bench
 
@@ -521,6 +527,74 @@ bench_list() {
 		server_alive || { problem "the server died during list $q"; break; }
 	done
 	stop_server
+}
+
+# lists: issue 13's table, at each size of BENCH_LISTS_SIZES, on this build and
+# (alternating, query by query) on BENCH_BASE_BIN. uptime goes beside the
+# figures: the machine may be shared.
+bench_lists() {
+	local out=$TMP/report-lists.txt n fixture q label bin port rps p50 p99 non2xx reqs sock
+	local base_pid='' base_port='' t0 t1 ms base_p50
+	local -a queries=(
+		"take=100"
+		"take=100&page=500"
+		"status=BLOCKED&take=100"
+		"status=UNSUBSCRIBED&take=100&page=3"
+		"segment_id=seg_half&take=100"
+		"segment_id=seg_small&take=100"
+		"user_id=%2B15550004242"
+		"email=grace.hopper.4096%40example.com"
+		"search=lovelace&take=100"
+		"name=Grace&take=100"
+		"search=turing&status=BLOCKED"
+	)
+	{
+		echo "GET /orgs/c/contacts, 4 connections, ${BENCH_LIST_SECONDS}s each (p50/p99 ms):"
+		[[ -z $BENCH_BASE_BIN ]] || echo "  base: $BENCH_BASE_BIN (ratio: this build's p50 / the base's)"
+	} >"$out"
+	for n in $BENCH_LISTS_SIZES; do
+		fixture=$TMP/people-$n.json
+		[[ -f $fixture ]] || python3 bench/make_fixture.py --people --contacts "$n" --out "$fixture"
+		t0=$(date +%s%N)
+		start_server "$fixture" "$TMP/lists-$n.db"
+		t1=$(date +%s%N)
+		ms=$(((t1 - t0) / 1000000))
+		if [[ -n $BENCH_BASE_BIN ]]; then
+			t0=$(date +%s%N)
+			"$BENCH_BASE_BIN" --port 0 --db "$TMP/lists-base-$n.db" --fixtures "$fixture" --log off \
+				</dev/null >"$TMP/base.out" 2>"$TMP/base.err" &
+			base_pid=$!
+			base_port=$(ready_port base "$base_pid") || die "the base server did not start"
+			t1=$(date +%s%N)
+			ms="$ms (base $(((t1 - t0) / 1000000)))"
+		fi
+		printf '  %d contacts; start with a fresh db %s ms; %s\n' "$n" "$ms" "$(uptime)" >>"$out"
+		for q in "${queries[@]}"; do
+			base_p50=
+			for label in new base; do
+				[[ $label == new ]] && port=$SERVER_PORT || port=$base_port
+				[[ -n $port ]] || continue
+				log "lists $n $label: $q"
+				BENCH_PATH="/orgs/c/contacts?$q" run_wrk "lists" 4 "$BENCH_LIST_SECONDS" bench/get.lua "$port"
+				read -r rps p50 p99 non2xx reqs sock < <(parse_wrk "$TMP/wrk-lists.txt")
+				((non2xx == 0)) || problem "lists $label $q: $non2xx non-2xx answers of $reqs"
+				if [[ $label == new ]]; then
+					printf '    %-40s %8s %8s' "$q" "$p50" "$p99" >>"$out"
+					base_p50=$p50
+				else
+					printf '   base %8s %8s  ratio %s' "$p50" "$p99" \
+						"$(awk -v a="$base_p50" -v b="$p50" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" >>"$out"
+				fi
+			done
+			echo >>"$out"
+		done
+		stop_server
+		if [[ -n $base_pid ]]; then
+			kill -TERM "$base_pid" 2>/dev/null || true
+			wait "$base_pid" 2>/dev/null || true
+			base_pid='' base_port=''
+		fi
+	done
 }
 
 # POST /__admin/reset: the demo data (what tests reset between cases), then
