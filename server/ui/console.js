@@ -250,7 +250,7 @@ function statusBadges(c) {
   const b = [];
   if (c.blocked) b.push(el('span', { class: 'badge blocked', text: 'Blocked' }));
   if (c.unsubscribed) b.push(el('span', { class: 'badge unsub', text: 'Unsubscribed' }));
-  if (!c.blocked && !c.unsubscribed) b.push(el('span', { class: 'badge ok', text: 'Subscribed' }));
+  if (!c.blocked && !c.unsubscribed) b.push(el('span', { class: 'badge sub', text: 'Subscribed' }));
   if (c.is_admin) b.push(el('span', { class: 'badge admin', text: 'Admin' }));
   return b;
 }
@@ -501,12 +501,13 @@ function addEntry(e) {
   if (state.journal.length > JOURNAL_MAX) state.journal.length = JOURNAL_MAX;
   if (e.contact_after && e.status < 300) contactChanged(entryOrg(e), e.contact_after, true);
   else if (e.method === 'POST' && e.status < 300) refreshSoon();
-  // Entries come in bursts under load: draw once per frame.
+  // Entries come in bursts under load: draw them together. (A timer, not
+  // requestAnimationFrame, which stops in a hidden tab.)
   if (!journalRender) {
-    journalRender = requestAnimationFrame(() => {
+    journalRender = setTimeout(() => {
       journalRender = null;
       renderJournal();
-    });
+    }, 30);
   }
 }
 
@@ -914,6 +915,7 @@ function wire() {
 
   $('journal-filters').addEventListener('submit', (ev) => ev.preventDefault());
   $('journal-filters').addEventListener('input', renderJournal);
+  $('journal-filters').addEventListener('change', renderJournal);
 
   $('reset-all-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
