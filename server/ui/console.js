@@ -475,13 +475,13 @@ function changeSummary(e) {
 
 function entryItem(e) {
   const summary = changeSummary(e);
-  const time = (e.time || '').slice(11, 23);
+  const time = (e.time || '').slice(11, 19);
   return el('li', { dataset: { id: e.id } },
     el('button', { type: 'button', class: 'entry', onclick: () => openEntry(e.id) },
       el('span', { class: 'method m-' + e.method, text: e.method }),
       el('span', { class: 'path mono', text: e.path + (e.query ? '?' + e.query : '') }),
       el('span', { class: 'status ' + statusClass(e.status), text: String(e.status) }),
-      el('span', { class: 'when mono muted', text: time }),
+      el('span', { class: 'when mono muted', text: time, title: e.time }),
       summary ? el('span', { class: 'summary', text: summary }) : null));
 }
 
@@ -552,7 +552,9 @@ function renderEntry(e, withBodies) {
     $('ed-diff').replaceChildren(...keys.map((k) => {
       const changed = JSON.stringify(before[k]) !== JSON.stringify(after[k]);
       const cell = (v) => {
-        if (Array.isArray(v)) return el('td', { class: 'mono', text: `${v.length} ${k}`, title: JSON.stringify(v) });
+        if (Array.isArray(v)) {
+          return el('td', { class: 'mono', text: `${v.length} ${v.length === 1 ? k.replace(/s$/, '') : k}`, title: JSON.stringify(v) });
+        }
         return el('td', { class: 'mono', text: show(v) });
       };
       return el('tr', { class: changed ? 'changed' : null, dataset: { field: k } },
