@@ -73,8 +73,8 @@ class Api:
         return found[0]
 
 
-def start_server(exe, *flags):
-    s = invent_server.Server(exe, ["--port", "0", "--db", ":memory:", "--log", "off"] + list(flags))
+def start_server(exe, *flags, port=0):
+    s = invent_server.Server(exe, ["--port", str(port), "--db", ":memory:", "--log", "off"] + list(flags))
     s.wait_ready()
     return s
 
@@ -109,6 +109,7 @@ class Console:
         d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         d.get_log("browser")  # what earlier cases left is theirs
+        self.exe = exe
         self.server = start_server(exe, *flags)
         self.api = Api(self.server.port)
         self.url = "http://127.0.0.1:%d" % self.server.port
@@ -590,6 +591,31 @@ def narrow(c):
     c.expect_no_errors()
 
 
+@browser_case("reconnects-after-a-restart")
+def reconnects(c):
+    c.open()
+    for cid in ["ct_noah", "ct_sofia", "ct_tomas"]:
+        c.api.call("PATCH", "/orgs/c/contacts/" + cid, {"blocked": True}, key=KEY)
+    c.until(lambda: len(c.css("#journal li")) == 3, what="three entries")
+    port = c.server.port
+    c.server.stop()
+    c.until(lambda: c.one("#live").get_attribute("data-state") == "down", what="stream seen down")
+    # Started again on the same port, with a new journal numbered from 1.
+    c.server = start_server(c.exe, port=port)
+    c.until(lambda: c.one("#live").get_attribute("data-state") == "live", what="live again")
+    # The rows are read again (the new server holds the fixture data)...
+    c.until(lambda: "Blocked" not in c.text(c.row("ct_sofia")), what="rows read again")
+    # ...and its entries are not taken for replays of the old journal's.
+    c.api.call("PATCH", "/orgs/c/contacts/ct_noah", {"name": "Noah Again"}, key=KEY)
+    c.until(lambda: "Noah Again" in c.text(c.row("ct_noah")), what="row after the restart")
+    c.until(lambda: c.texts("#journal li .entry") and c.texts("#journal li .entry")[0].startswith("PATCH") and
+            "ct_noah" in c.texts("#journal li .entry")[0], what="journal after the restart")
+    assert len(c.css("#journal li")) == 1, c.texts("#journal li")
+    # While it was down, the page's requests failed: that, and only that, is logged.
+    c.expect_no_errors(allowed=[r"net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|INCOMPLETE_CHUNKED_ENCODING)",
+                                r"Failed to fetch"])
+
+
 # Two groups, so that meson runs them side by side, each in one browser.
 @case("console@state-and-actions")
 def state_and_actions(exe, shots):
@@ -601,13 +627,15 @@ def state_and_actions(exe, shots):
 @case("console@live-traffic-and-control")
 def live_traffic_and_control(exe, shots):
     run_browser_cases(["outside-patch-updates-row-and-journal", "journal-filters", "reset-brings-data-back",
-                       "frozen-clock-stamps-patch", "isolated-orgs-and-faults"], exe, shots)
+                       "frozen-clock-stamps-patch", "isolated-orgs-and-faults", "reconnects-after-a-restart"],
+                      exe, shots)
 
 
 assert sorted(BROWSER_CASES) == sorted(
     ["loads-demo-and-finds-a-contact", "block-in-console-shows-in-api", "create-contact-and-error-envelope",
      "asks-for-the-admin-token", "narrow-window", "outside-patch-updates-row-and-journal", "journal-filters",
-     "reset-brings-data-back", "frozen-clock-stamps-patch", "isolated-orgs-and-faults"]), "a case in no group"
+     "reset-brings-data-back", "frozen-clock-stamps-patch", "isolated-orgs-and-faults",
+     "reconnects-after-a-restart"]), "a case in no group"
 
 
 if __name__ == "__main__":

@@ -595,7 +595,29 @@ async function runStream(fromId) {
     if (state.lastEventId !== null) resume = state.lastEventId;
     await new Promise((r) => setTimeout(r, streamBackoff));
     streamBackoff = Math.min(streamBackoff * 2, 10000);
+    resume = await resumeFrom(resume);
   }
+}
+
+// Where to resume after a break. A server started again numbers its journal
+// from 1 anew: entries with ids we have seen would be dropped as replays, so
+// the page starts over from that journal. Whatever happened meanwhile, the
+// rows are read again.
+async function resumeFrom(resume) {
+  try {
+    const { data } = await admin('GET', '/requests?limit=1');
+    const newest = data.length ? data[0].id : 0;
+    if (state.lastEventId !== null && newest < state.lastEventId) {
+      state.journal = [];
+      state.lastEventId = null;
+      renderJournal();
+      resume = Math.max(0, newest - REPLAY);
+    }
+    refreshSoon();
+  } catch {
+    // Still down: the stream's own attempt says so.
+  }
+  return resume;
 }
 
 async function readStream(fromId) {
