@@ -35,6 +35,8 @@ const char *error_reason_phrase(int status)
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
+	case 302: return "Found";	 /* the console's redirect of GET / */
+	case 304: return "Not Modified"; /* the console's files, revalidated */
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 402: return "Payment Required";
@@ -94,7 +96,8 @@ const char *MHD_get_reason_phrase_for(unsigned int code)
 
 size_t MHD_get_reason_phrase_len_for(unsigned int code)
 {
-	if (code < 400 && code != 100 && code != 200 && code != 201 && code != 204)
+	if (code < 400 && code != 100 && code != 200 && code != 201 && code != 204 && code != 302 &&
+	    code != 304)
 		return 0;
 	return strlen(error_reason_phrase((int)code));
 }

@@ -55,6 +55,7 @@ class Api:
         try:
             c.request(method, path, body=data, headers=h)
             r = c.getresponse()
+            self.reason = r.reason
             raw = r.read()
             return r.status, {k.lower(): v for k, v in r.getheaders()}, raw
         finally:
@@ -249,6 +250,7 @@ def root_redirects(exe, shots):
         not_found = b'{"statusCode":404,"error":"Not Found","message":"Cannot GET /"}'
         for accept in [BROWSER_ACCEPT, "text/html", "TEXT/HTML; q=0.5", "application/json, text/html"]:
             st, h, body = api.call("GET", "/", headers={"Accept": accept})
+            assert api.reason == "Found", api.reason
             assert (st, h.get("location"), h.get("vary")) == (302, "/__admin/ui/", "Accept"), (accept, st, h)
             assert body == b"Found. Redirecting to /__admin/ui/", body
         # curl's default, none at all, an explicit refusal, a look-alike type
@@ -286,6 +288,7 @@ def assets(exe, shots):
             etags.add(h["etag"])
             st2, h2, body2 = api.call("GET", path, headers={"If-None-Match": h["etag"]})
             assert (st2, body2, h2.get("etag")) == (304, b"", h["etag"]), (path, st2, h2)
+            assert api.reason == "Not Modified" and "content-type" not in h2, (api.reason, h2)
             st3, _, _ = api.call("GET", path, headers={"If-None-Match": '"0000000000000000"'})
             assert st3 == 200, (path, st3)
         assert len(etags) == 4, etags  # the page twice, by both paths
