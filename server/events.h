@@ -14,7 +14,7 @@ struct request;
 #define EVENTS_CLOCK "clock"	 /* fields: "now", "frozen", as GET /__admin/clock */
 #define EVENTS_FAULTS "faults"	 /* no fields: read GET /__admin/faults */
 #define EVENTS_JOURNAL "journal" /* no fields: the journal was emptied */
-#define EVENTS_IMPORT "import"	 /* fields: the importer's choice */
+#define EVENTS_IMPORT "import"	 /* fields: "fixtures", "fixtures_hash", "orgs", "contacts" (import or --watch) */
 
 /* Sends every subscriber the event "event: state" with data
  * {"kind": kind, <json_fields>}: json_fields is the rest of that object's
