@@ -21,6 +21,7 @@
 #                      build-release/mhd-ceiling (bench/ceiling.c); 0: not
 #   BENCH_VERBOSE=1    also print wrk's raw output
 #   BENCH_WALBUF_ROUNDS rounds of the walbuf benchmark (default 3)
+#   BENCH_EVENTS_ROUNDS rounds of the events benchmark (default 3)
 #
 # Not in "all": bash bench/run.sh walbuf (what server/walbuf.c gains: PATCH at 16
 # and 64 connections through it and through SQLite's own writes, alternating).
@@ -28,6 +29,8 @@
 # org of BENCH_LISTS_SIZES contacts (bench/make_fixture.py --people), p50/p99;
 # with BENCH_BASE_BIN (a release build of another commit) each query runs on
 # it too, alternating, and the report gives this build's p50 over the base's.
+# bash bench/run.sh events (PATCH with 5 consoles reading GET /__admin/events
+# against none, alternating on one server).
 #
 # Adding a benchmark: write bench_NAME (it may call start_server/stop_server
 # and must append its summary to "$TMP/report-NAME.txt"), add NAME to
@@ -35,8 +38,8 @@
 set -euo pipefail
 
 BENCHES=(ready patch list reset)          # what "all" runs, in this order
-EXTRA_BENCHES=(walbuf lists)              # run only by name
-REPORT_ORDER=(patch walbuf ready rss list lists reset) # report sections, in print order
+EXTRA_BENCHES=(walbuf lists events)       # run only by name
+REPORT_ORDER=(patch walbuf events ready rss list lists reset) # report sections, in print order
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONTACTS=${BENCH_CONTACTS:-1000}
@@ -51,6 +54,7 @@ BENCH_LIST_SECONDS=${BENCH_LIST_SECONDS:-3}
 BENCH_WALBUF_ROUNDS=${BENCH_WALBUF_ROUNDS:-3}
 BENCH_LISTS_SIZES=${BENCH_LISTS_SIZES:-"1000 10000 100000"}
 BENCH_BASE_BIN=${BENCH_BASE_BIN:-}
+BENCH_EVENTS_ROUNDS=${BENCH_EVENTS_ROUNDS:-3}
 export BENCH_CONTACTS
 export BENCH_KEY=sk_bench
 
@@ -63,6 +67,7 @@ SERVER_PORT=
 WRK_PID=
 CEILING_PID=
 CEILING_PORT=
+READERS_PID=
 PROBLEMS=0
 
 log() { printf '%s\n' "$*" >&2; }
@@ -94,6 +99,10 @@ cleanup() {
 	if [[ -n $CEILING_PID ]]; then
 		kill -TERM "$CEILING_PID" 2>/dev/null || true
 		wait "$CEILING_PID" 2>/dev/null || true
+	fi
+	if [[ -n $READERS_PID ]]; then
+		kill -TERM "$READERS_PID" 2>/dev/null || true
+		wait "$READERS_PID" 2>/dev/null || true
 	fi
 	if [[ -n $TMP && -d $TMP ]]; then rm -rf -- "$TMP"; fi
 	exit "$rc"
@@ -490,6 +499,76 @@ bench_walbuf() {
 					"$(awk -v l="$label" -v c="$c" '$1 == l && $2 == c { printf "%s%.0f", (n++ ? ", " : ""), $3 }' "$rows")"
 			done
 		done
+	} >"$out"
+}
+
+# PATCH with 5 consoles open (bench/sse_readers.py reading GET /__admin/events,
+# each getting an event per PATCH) against none, on one server, the two
+# alternating BENCH_EVENTS_ROUNDS times; -c16.
+bench_events() {
+	local out=$TMP/report-events.txt rows=$TMP/events-rows.txt fixture round label
+	local rps p50 p99 non2xx reqs sock cpu0 cpu1 got
+	fixture=$(make_fixture "$BENCH_CONTACTS")
+	: >"$rows"
+	start_server "$fixture" "$TMP/events.db"
+	local up0 up1
+	up0=$(uptime)
+	for round in $(seq "$BENCH_EVENTS_ROUNDS"); do
+		for label in none five; do
+			if [[ $label == five ]]; then
+				python3 bench/sse_readers.py --port "$SERVER_PORT" --n 5 \
+					>"$TMP/readers.out" 2>"$TMP/readers.err" &
+				READERS_PID=$!
+				for _ in $(seq 100); do
+					[[ -s $TMP/readers.out ]] && break
+					sleep 0.1
+				done
+				[[ $(head -n1 "$TMP/readers.out") == ready ]] ||
+					die "the event readers did not start: $(cat "$TMP/readers.err")"
+			fi
+			log "events: round $round, $label, wrk -c16 -d${BENCH_SECONDS}s"
+			cpu0=$(proc_cpu_ticks)
+			run_wrk "events-$label-$round" 16 "$BENCH_SECONDS" bench/patch.lua
+			cpu1=$(proc_cpu_ticks)
+			read -r rps p50 p99 non2xx reqs sock < <(parse_wrk "$TMP/wrk-events-$label-$round.txt")
+			[[ $reqs != 0 && $non2xx == 0 && $sock == - ]] ||
+				problem "events ($label) -c16: $reqs requests, $non2xx non-2xx, socket errors $sock"
+			got=-
+			if [[ $label == five ]]; then
+				sleep 3 # the last events on their way
+				kill -TERM "$READERS_PID"
+				wait "$READERS_PID" || problem "the event readers failed: $(cat "$TMP/readers.err")"
+				READERS_PID=''
+				got=$(awk '$1 == "events" { print $2 }' "$TMP/readers.out")
+				# Each reader gets every PATCH (and the warm-up of none).
+				((got >= 5 * reqs)) || problem "events: 5 readers got $got events for $reqs PATCHes"
+			fi
+			echo "$label $rps $p99 $(awk -v t=$((cpu1 - cpu0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" \
+				'BEGIN { printf "%.1f", (n ? t / hz * 1e6 / n : 0) }') $got $reqs" >>"$rows"
+		done
+	done
+	up1=$(uptime)
+	stop_server
+	{
+		echo "PATCH with 5 event-stream subscribers against none (one server, -c16, ${BENCH_SECONDS}s runs, $BENCH_EVENTS_ROUNDS rounds alternating, medians):"
+		awk '
+		function median(a, n,   i, j, t) {
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		$1 == "none" { nr[++nn] = $2; np[nn] = $3; nc[nn] = $4 }
+		$1 == "five" { fr[++nf] = $2; fp[nf] = $3; fc[nf] = $4 }
+		END {
+			a = median(nr, nn); b = median(fr, nf)
+			printf "  %-14s %9s %9s %16s\n", "", "req/s", "p99", "server CPU us/PATCH"
+			printf "  %-14s %9.0f %7.2fms %16.1f\n", "no subscriber", a, median(np, nn), median(nc, nn)
+			printf "  %-14s %9.0f %7.2fms %16.1f\n", "5 subscribers", b, median(fp, nf), median(fc, nf)
+			printf "  ratio (5 / none): %.2f\n", (a > 0 ? b / a : 0)
+		}' "$rows"
+		echo "  each run, in order (label req/s p99_ms cpu_us events_received requests):"
+		sed 's/^/    /' "$rows"
+		echo "  uptime before: $up0"
+		echo "  uptime after:  $up1"
 	} >"$out"
 }
 

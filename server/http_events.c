@@ -36,6 +36,7 @@ enum {
 	EVENTS_BACKLOG_MAX = 8 * 1024 * 1024, /* bytes queued for one subscriber before it is dropped */
 	EVENTS_CHECK_MS = 200,		      /* between looks for clients gone */
 	EVENTS_FLUSH_MS = 20,		      /* the least time between two wake-ups of a stream */
+	EVENTS_QUEUE_MAX = 20000,	      /* events waiting for the hub's thread */
 };
 
 struct buf {
@@ -69,6 +70,14 @@ struct subscriber {
 	struct subscriber *next;
 };
 
+/* An event on its way, in the hub's queue: a journal entry still to render
+ * (id), or a state event's text. */
+struct pending {
+	int64_t id;	/* 0: text */
+	char *text;
+	struct pending *next;
+};
+
 struct events_hub {
 	struct http *http;
 	struct journal *journal;
@@ -77,6 +86,8 @@ struct events_hub {
 	pthread_cond_t wake; /* the hub's thread: stop, or time to look */
 	struct subscriber *subs;
 	int64_t flush_ns; /* when the hub's thread resumes the streams with events waiting; 0: none */
+	struct pending *queue, **queue_tail; /* in order, for the hub's thread */
+	size_t queued;			     /* in queue */
 	_Atomic unsigned n;   /* subscribers; read without the lock on every request */
 	_Atomic bool stopping;
 	bool thread_running;
@@ -96,12 +107,14 @@ static void resume(struct subscriber *s, int64_t now_ns)
  * meanwhile. Under a stream of requests each subscriber so wakes (a resume, a
  * write, a suspend: each an epoll_ctl() or a send()) 50 times a second, not
  * once per request, which halved the API's throughput. */
-static void queue_all(struct events_hub *hub, const char *text, size_t len)
+static void queue_all(struct events_hub *hub, int64_t id, const char *text, size_t len)
 {
 	int64_t now = clock_monotonic_ns();
 	bool later = false;
 	for (struct subscriber *s = hub->subs; s; s = s->next) {
-		if (s->gone)
+		/* Entries up to replay_last are the replay's (or were there before
+		 * it subscribed). */
+		if (s->gone || (id && id <= s->replay_last))
 			continue;
 		if (s->live.len + len > EVENTS_BACKLOG_MAX)
 			s->gone = true; /* its reader ends it */
@@ -128,24 +141,51 @@ static void format_entry(struct buf *b, int64_t id, const char *json, size_t len
 	buf_add(b, "\n\n", 2);
 }
 
+/* Hands an event to the hub's thread, which renders and sends events in the
+ * order they were handed; with hub->lock held. */
+static void enqueue(struct events_hub *hub, int64_t id, char *text)
+{
+	if (hub->queued >= EVENTS_QUEUE_MAX) {
+		/* The hub's thread cannot keep up (the machine is overloaded): every
+		 * stream is closed, and the queue dropped; a client resumes with
+		 * Last-Event-ID, from the journal. Memory stays bounded. */
+		for (struct subscriber *s = hub->subs; s; s = s->next) {
+			s->gone = true;
+			if (s->suspended)
+				resume(s, 0);
+		}
+		while (hub->queue) {
+			struct pending *p = hub->queue;
+			hub->queue = p->next;
+			free(p->text);
+			free(p);
+		}
+		hub->queue_tail = &hub->queue;
+		hub->queued = 0;
+		free(text);
+		return;
+	}
+	hub->queued++;
+	struct pending *p = xmalloc(sizeof *p);
+	*p = (struct pending){.id = id, .text = text};
+	*hub->queue_tail = p;
+	hub->queue_tail = &p->next;
+	pthread_cond_signal(&hub->wake);
+}
+
+/* Rendering an entry costs more than the request's own work (a PATCH's
+ * contact, parsed and printed before and after): on the request's thread it
+ * halved the API's throughput with consoles open. So the request only queues
+ * its id, and the hub's thread renders it, once for every subscriber. */
 void http_events_journal(struct http *h, const struct journal_entry *e)
 {
 	struct events_hub *hub = h->events;
 	pthread_mutex_lock(&hub->order);
 	int64_t id = journal_add(hub->journal, e);
 	if (id && atomic_load(&hub->n)) {
-		/* Rendered as GET /__admin/requests does, from what was recorded. */
-		size_t len;
-		char *json = journal_entry(hub->journal, id, false, &len);
-		if (json) {
-			struct buf b = {0};
-			format_entry(&b, id, json, len);
-			free(json);
-			pthread_mutex_lock(&hub->lock);
-			queue_all(hub, b.p, b.len);
-			pthread_mutex_unlock(&hub->lock);
-			free(b.p);
-		}
+		pthread_mutex_lock(&hub->lock);
+		enqueue(hub, id, NULL);
+		pthread_mutex_unlock(&hub->lock);
 	}
 	pthread_mutex_unlock(&hub->order);
 }
@@ -159,10 +199,46 @@ void events_publish_state(struct http *h, const char *kind, const char *json_fie
 			       json_fields ? "," : "", json_fields ? json_fields : "");
 	pthread_mutex_lock(&hub->order);
 	pthread_mutex_lock(&hub->lock);
-	queue_all(hub, text, strlen(text));
+	enqueue(hub, 0, text);
 	pthread_mutex_unlock(&hub->lock);
 	pthread_mutex_unlock(&hub->order);
-	free(text);
+}
+
+/* On the hub's thread, with hub->lock held (released while rendering): sends
+ * what is queued, in order. */
+static void drain(struct events_hub *hub)
+{
+	while (hub->queue) {
+		struct pending *list = hub->queue;
+		hub->queue = NULL;
+		hub->queue_tail = &hub->queue;
+		hub->queued = 0;
+		pthread_mutex_unlock(&hub->lock);
+		/* Rendered as GET /__admin/requests does, from what was recorded
+		 * (an entry dropped meanwhile, by a clear, is no event). */
+		for (struct pending *p = list; p; p = p->next) {
+			if (!p->id)
+				continue;
+			size_t len;
+			char *json = journal_entry(hub->journal, p->id, false, &len);
+			if (json) {
+				struct buf b = {0};
+				format_entry(&b, p->id, json, len);
+				buf_add(&b, "", 1);
+				p->text = b.p;
+				free(json);
+			}
+		}
+		pthread_mutex_lock(&hub->lock);
+		while (list) {
+			struct pending *p = list;
+			list = p->next;
+			if (p->text)
+				queue_all(hub, p->id, p->text, strlen(p->text));
+			free(p->text);
+			free(p);
+		}
+	}
 }
 
 /* libmicrohttpd's content reader of a subscriber's answer: what is queued, or
@@ -342,9 +418,11 @@ static void *hub_thread(void *arg)
 	while (hub->thread_running) {
 		int64_t wake = hub->flush_ns && hub->flush_ns < next_check ? hub->flush_ns : next_check;
 		struct timespec until = {.tv_sec = wake / 1000000000, .tv_nsec = wake % 1000000000};
-		pthread_cond_timedwait(&hub->wake, &hub->lock, &until);
+		if (!hub->queue)
+			pthread_cond_timedwait(&hub->wake, &hub->lock, &until);
 		if (!hub->thread_running)
 			break;
+		drain(hub);
 		int64_t now_ns = clock_monotonic_ns();
 		if (hub->flush_ns && now_ns >= hub->flush_ns) {
 			hub->flush_ns = 0;
@@ -369,7 +447,7 @@ static void *hub_thread(void *arg)
 		if (now.tv_sec > next_keepalive.tv_sec ||
 		    (now.tv_sec == next_keepalive.tv_sec && now.tv_nsec >= next_keepalive.tv_nsec)) {
 			static const char comment[] = ": keep-alive\n\n";
-			queue_all(hub, comment, sizeof comment - 1);
+			queue_all(hub, 0, comment, sizeof comment - 1);
 			next_keepalive = in_ms(keepalive_ms);
 		}
 	}
@@ -382,6 +460,7 @@ struct events_hub *http_events_new(struct http *h)
 	struct events_hub *hub = xcalloc(1, sizeof *hub);
 	hub->http = h;
 	hub->journal = h->app->journal;
+	hub->queue_tail = &hub->queue;
 	pthread_mutex_init(&hub->order, NULL);
 	pthread_mutex_init(&hub->lock, NULL);
 	pthread_condattr_t ca;
@@ -423,6 +502,12 @@ void http_events_free(struct events_hub *hub)
 	}
 	/* The daemon has stopped: every answer, so every subscriber, is freed. */
 	assert(!hub->subs);
+	while (hub->queue) {
+		struct pending *p = hub->queue;
+		hub->queue = p->next;
+		free(p->text);
+		free(p);
+	}
 	pthread_cond_destroy(&hub->wake);
 	pthread_mutex_destroy(&hub->lock);
 	pthread_mutex_destroy(&hub->order);

@@ -498,6 +498,15 @@ static void state_events(void)
 {
 	struct test_server *ts = test_server_start(NULL, "--clock", "2030-01-01T00:00:00Z", NULL);
 	struct stream *s = subscribe(ts, NULL);
+	/* In the order things happened: a request's event before a reset's. */
+	call(ts, "PATCH", "/orgs/c/contacts/ct_ada", "{\"blocked\":true}", 200);
+	call(ts, "POST", "/__admin/reset", NULL, 200);
+	struct event first = expect_event(s);
+	CHECK_STR_EQ(first.type, "request");
+	CHECK_INT_EQ(first.id, 1);
+	free(first.data);
+	first = expect_event(s);
+	check_state_event(&first, "{\"kind\":\"reset\",\"org_id\":null,\"everything\":false}");
 	call(ts, "POST", "/__admin/reset", "{\"org_id\":\"org_demo\"}", 200);
 	call(ts, "POST", "/__admin/reset", NULL, 200);
 	call(ts, "POST", "/__admin/reset", "{\"everything\":true}", 200);
