@@ -645,29 +645,30 @@ static void client_that_leaves_is_freed(void)
 	test_server_stop(ts);
 }
 
-/* A comment every keep-alive period (15 s; here 500 ms, looked at every 200
- * ms), which also finds a client gone that sent no FIN the server could see. */
+/* A comment every keep-alive period (15 s; here 1 s, looked at every 200 ms),
+ * which also finds a client gone that sent no FIN the server could see. */
 static void keep_alive_comments(void)
 {
-	struct test_server *ts = start_keepalive(500);
+	struct test_server *ts = start_keepalive(1000);
 	struct stream *s = subscribe(ts, NULL);
 	struct event e;
-	int64_t at[3];
-	for (int i = 0; i < 3; i++) {
-		CHECK(next_event(s, &e, 3000));
+	int64_t at[4];
+	for (int i = 0; i < 4; i++) {
+		CHECK(next_event(s, &e, 5000));
 		at[i] = now_ms();
 		CHECK_STR_EQ(e.type, "");
 		CHECK_STR_EQ(e.data, "keep-alive");
 		CHECK_INT_EQ(e.id, -1);
 		free(e.data);
 	}
-	/* A period apart (the first may come at once: the period runs from the
-	 * server's start), so not one every look (200 ms); a reader's delay of
-	 * up to 300 ms allowed for. */
-	if (at[2] - at[0] < 2 * 500 - 300)
-		fprintf(stderr, "keep-alives %lld and %lld ms apart\n", (long long)(at[1] - at[0]),
-			(long long)(at[2] - at[1]));
-	CHECK(at[2] - at[0] >= 2 * 500 - 300);
+	/* A period apart, not one every look: the last three span two periods
+	 * (2,000 ms; the first may come at once, the period runs from the server's
+	 * start), where one every look would span 400 ms. Half of it is allowed
+	 * for a reader slowed by a sanitizer or a loaded machine. */
+	if (at[3] - at[1] < 1000)
+		fprintf(stderr, "keep-alives %lld and %lld ms apart\n", (long long)(at[2] - at[1]),
+			(long long)(at[3] - at[2]));
+	CHECK(at[3] - at[1] >= 1000);
 	/* Events and comments interleave whole. */
 	call(ts, "GET", "/orgs/c/contacts?take=1", NULL, 200);
 	e = expect_event(s);
@@ -691,9 +692,11 @@ static void stop_with_subscribers_open(void)
 	int64_t t0 = now_ms();
 	test_server_stop(ts);
 	int64_t took = now_ms() - t0;
-	if (took > 3000)
+	/* Promptly, not after a keep-alive period or a client's timeout; bounded
+	 * loosely for the sanitizer builds. */
+	if (took > 10000)
 		fprintf(stderr, "the stop took %lld ms\n", (long long)took);
-	CHECK(took <= 3000);
+	CHECK(took <= 10000);
 	for (int i = 0; i < 6; i++) {
 		/* The stream ends: its last chunk, or the connection closed. */
 		int64_t until = now_ms() + 2000;

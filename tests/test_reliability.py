@@ -330,6 +330,11 @@ def kill_9_rounds(exe, rounds=20):
                     break
                 w = Writer(s.port, contacts, "r%d" % r)
                 w.start()
+                # The delay runs from the first acknowledgement (see test_binary.py's
+                # kill_9_rounds): a loaded machine may take longer than it to answer.
+                first_ack = time.monotonic() + 10
+                while w.n_ok == 0 and time.monotonic() < first_ack:
+                    time.sleep(0.005)
                 delay = rnd.uniform(0.05, 0.3)
                 time.sleep(delay)
                 rc = s.stop(signal.SIGKILL)
@@ -358,8 +363,7 @@ def kill_9_rounds(exe, rounds=20):
             print("round %2d: killed %3.0f ms in, %4d PATCHes acknowledged, %d 5xx, "
                   "integrity ok (%s)" % (r, delay * 1000, w.n_ok, w.n_5xx,
                                          "copy" if r % 2 == 0 else "file"))
-            assert w.n_ok > 0 or delay < 0.1, "round %d: nothing acknowledged in %.0f ms" % (
-                r, delay * 1000)
+            assert w.n_ok > 0, "round %d: nothing acknowledged in 10 s" % r
             prev = w
         assert_integrity(db, "end")
     print("%d rounds, %d acknowledged writes, %.1f s" % (rounds, total_acked,
