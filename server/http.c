@@ -211,6 +211,8 @@ int http_start(struct app *app, struct http **out, struct error *err)
 	const struct config *cfg = app->config;
 	struct http *h = xcalloc(1, sizeof *h);
 	h->app = app;
+	/* Published before any thread starts: handlers reach it as app->http. */
+	*out = h;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->idle, NULL);
 	pthread_cond_init(&h->timer_wake, NULL);
@@ -264,6 +266,10 @@ int http_start(struct app *app, struct http **out, struct error *err)
 		{MHD_OPTION_END, 0, NULL},
 	};
 	atomic_store(&h->tls_starting, true);
+	/* As Redis's protected mode: reset, import and faults must not be open to
+	 * a network by default (see http_pipeline.c, route_request). Set before the
+	 * daemon's threads start, which read it. */
+	h->admin_loopback_only = !cfg->admin_token && !http_checks_host_is_loopback(cfg->host);
 	h->daemon = MHD_start_daemon(
 		flags, (uint16_t)cfg->port, accept_policy, h, on_request, h,
 		/* First, or libmicrohttpd logs that it is not, to stderr. */
@@ -290,19 +296,16 @@ int http_start(struct app *app, struct http **out, struct error *err)
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : cfg->port;
-	/* As Redis's protected mode: reset, import and faults must not be open to
-	 * a network by default (see http_pipeline.c, route_request). */
-	h->admin_loopback_only = !cfg->admin_token && !http_checks_host_is_loopback(cfg->host);
 	if (h->admin_loopback_only)
 		fprintf(stderr,
 			"invent-mock: listening on %s without --admin-token: the admin API (/__admin/) "
 			"answers only loopback clients; --admin-token TOKEN opens it to clients that "
 			"send the token\n",
 			cfg->host);
-	*out = h;
 	return 0;
 fail:
 	http_stop(h);
+	*out = NULL;
 	return -1;
 }
 
