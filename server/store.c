@@ -26,8 +26,7 @@ static const struct store_sql store_orgs_sql[] = {
 		      " (SELECT count(*) FROM contacts c WHERE c.org_id = o.id)"
 		      " FROM orgs o ORDER BY origin IS NOT NULL, seq"},
 	{ST_ORG_KEYS, "SELECT key FROM api_keys WHERE org_id = ?1 ORDER BY rowid"},
-	{ST_ORG_SEGMENTS, "SELECT id, name, color, contacts_count, created_at, updated_at"
-			  " FROM segments WHERE org_id = ?1 ORDER BY pk"},
+	{ST_ORG_SEGMENTS, "SELECT " SEGMENT_COLS " FROM segments s WHERE s.org_id = ?1 ORDER BY s.pk"},
 	{0, NULL},
 };
 
@@ -291,14 +290,7 @@ static int org_details(struct store *s, struct store_org *o, struct error *err)
 	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		o->segments = grow(o->segments, o->n_segments, &cap, sizeof *o->segments);
-		o->segments[o->n_segments++] = (struct segment){
-			.id = col_text(st, 0),
-			.name = col_text(st, 1),
-			.color = col_text(st, 2),
-			.contacts_count = sqlite3_column_int64(st, 3),
-			.created_at = sqlite3_column_int64(st, 4),
-			.updated_at = sqlite3_column_int64(st, 5),
-		};
+		store_segment_from_row(st, &o->segments[o->n_segments++]);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
