@@ -58,7 +58,7 @@ if ((${#need[@]})); then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 	# With clang just installed, its runtime may still be missing.
-	if ! find "$(clang -print-resource-dir)" -name 'libclang_rt.fuzzer*.a' | grep -q .; then
+	if ! find "$(clang -print-resource-dir)" -name 'libclang_rt.fuzzer*.a' | grep . >/dev/null; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			"libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev" >/dev/null
 	fi
@@ -139,7 +139,8 @@ for t in $targets; do
 	grep -q "$report_re" "$work/log" && reported=1
 	# A report after libFuzzer's "Done N runs" line came at exit.
 	at_exit=0
-	sed -n '/^Done [0-9]* runs/,$p' "$work/log" | grep -q "$report_re" && at_exit=1
+	# (No grep -q in these pipes: under pipefail a writer killed by SIGPIPE would hide the match.)
+	sed -n '/^Done [0-9]* runs/,$p' "$work/log" | grep "$report_re" >/dev/null && at_exit=1
 	artifacts=()
 	for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/timeout-* \
 		 "$work/artifacts"/oom-*; do
