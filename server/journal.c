@@ -549,6 +549,7 @@ static void add_contacts(cJSON *o, const char *const *field)
 static cJSON *entry_json(const struct slot *s, const char *const *field, bool bodies)
 {
 	const char *method = s->keys, *path = method + strlen(method) + 1;
+	const char *org = path + strlen(path) + 1;
 	char time[CLOCK_TEXT_SIZE];
 	clock_format(s->time_ms, time);
 	cJSON *o = cJSON_CreateObject();
@@ -558,6 +559,9 @@ static cJSON *entry_json(const struct slot *s, const char *const *field, bool bo
 	add_text(o, "method", *method ? method : NULL);
 	add_text(o, "path", *path ? path : NULL);
 	add_text(o, "query", field[F_QUERY]);
+	/* What the org_id filter matches: the org the path names, for "c" the
+	 * key's own org; null when neither names one (a "c" with an unknown key). */
+	add_text(o, "org_id", *org ? org : NULL);
 	cJSON *h = cJSON_AddObjectToObject(o, "request_headers");
 	for (const char *k = field[F_HEADERS]; k && *k;) {
 		const char *v = k + strlen(k) + 1;

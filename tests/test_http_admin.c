@@ -1068,8 +1068,8 @@ static void journal_entry_fields(void)
 	const cJSON *e = j->child;
 	static const char *const keys[] = {
 		"id",	  "time",	    "client",	  "method",	      "path",	       "query",
-		"request_headers", "request_body", "status", "response_body", "duration_ms",
-		"contact_before",  "contact_after", NULL};
+		"org_id", "request_headers", "request_body", "status", "response_body",
+		"duration_ms", "contact_before",  "contact_after", NULL};
 	check_keys(e, keys);
 	CHECK_INT_EQ(num(e, "id"), 1);
 	CHECK_STR_EQ(str(e, "time"), CLOCK0_TEXT);
@@ -1077,6 +1077,7 @@ static void journal_entry_fields(void)
 	CHECK_STR_EQ(str(e, "method"), "GET");
 	CHECK_STR_EQ(str(e, "path"), "/orgs/c/contacts");
 	CHECK_STR_EQ(str(e, "query"), "take=1&status=BLOCKED");
+	CHECK_STR_EQ(str(e, "org_id"), "org_demo");
 	const cJSON *h = field(e, "request_headers");
 	CHECK(cJSON_IsObject(h));
 	CHECK_STR_EQ(str(h, "Authorization"), "...demo");
@@ -1402,6 +1403,19 @@ static void journal_filter_org_id(void)
 	check_journal_ids(ts, "org_id=org_demo_eu", "7");
 	check_journal_ids(ts, "org_id=c", "");
 	check_journal_count(ts, "org_id=org_demo", 5);
+	/* Each entry says which org it was filed under, as the filter sees it. */
+	cJSON *j = journal(ts, NULL);
+	static const char *const want[] = {"org_demo", "org_demo_eu", NULL, "org_demo", "org_acme",
+					   "org_demo", "org_demo", "org_demo"};
+	size_t i = 0;
+	for (const cJSON *e = j->child; e; e = e->next, i++) {
+		if (want[i])
+			CHECK_STR_EQ(str(e, "org_id"), want[i]);
+		else
+			is_null(e, "org_id");
+	}
+	CHECK_INT_EQ(i, 8);
+	cJSON_Delete(j);
 	test_server_stop(ts);
 }
 
