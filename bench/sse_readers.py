@@ -38,7 +38,29 @@ for _ in range(args.n):
     socks.append(s)
 print("ready", flush=True)
 events = total = 0
-tail = {s: b"" for s in socks}
+# Per stream: bytes not yet de-chunked, and the event text seen since the last
+# event's start. The stream is chunked, and a chunk's size line may fall
+# anywhere, in the middle of an "id: " too: events are counted in the
+# de-chunked text.
+raw = {s: b"" for s in socks}
+text = {s: b"\n" for s in socks}
+
+
+def dechunk(buf):
+    """(payload, rest): the payload of every whole chunk at the start of buf."""
+    out = []
+    while True:
+        eol = buf.find(b"\r\n")
+        if eol < 0:
+            break
+        size = int(buf[:eol].split(b";")[0], 16)
+        if len(buf) < eol + 2 + size + 2:
+            break
+        out.append(buf[eol + 2:eol + 2 + size])
+        buf = buf[eol + 2 + size + 2:]
+    return b"".join(out), buf
+
+
 while not stop:
     try:
         ready, _, _ = select.select(socks, [], [], 0.2)
@@ -49,8 +71,8 @@ while not stop:
         if not data:
             sys.exit("the server ended a stream")
         total += len(data)
-        # Count event ids, across reads.
-        buf = tail[s] + data
-        events += buf.count(b"\nid: ") + buf.startswith(b"id: ")
-        tail[s] = buf[-5:]
+        payload, raw[s] = dechunk(raw[s] + data)
+        buf = text[s] + payload
+        events += buf.count(b"\nid: ")
+        text[s] = buf[-4:]
 print("events %d bytes %d" % (events, total), flush=True)

@@ -16,9 +16,9 @@
 
 #include "clock.h"
 #include "json_strict.h"
+#include "jsonbuf.h"
 #include "xalloc.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -509,84 +509,139 @@ static bool matches(const struct slot *s, const struct journal_filter *f)
 }
 
 /* Requests may hold any bytes (a body that is not UTF-8 is a 400 the journal
- * still records); cJSON would print them as they are, and the answer would not
- * be UTF-8. Bytes outside a valid sequence read as U+FFFD. */
-static cJSON *text_item(const char *v)
+ * still records); printed as they are, the answer would not be UTF-8. Bytes
+ * outside a valid sequence read as U+FFFD. */
+static void put_text(struct jsonbuf *b, const char *key, const char *v)
 {
-	char *fixed = json_utf8_fix(v);
-	cJSON *item = cJSON_CreateString(fixed ? fixed : v);
+	jsonbuf_key(b, key);
+	char *fixed = v ? json_utf8_fix(v) : NULL;
+	jsonbuf_string(b, fixed ? fixed : v);
 	free(fixed);
-	return item;
 }
 
-static void add_text(cJSON *o, const char *key, const char *v)
+/* The request's headers as an object; a header sent twice reads as one, its
+ * values joined (RFC 9110 5.3), in the place of its first. Names are compared
+ * as they print. */
+static void put_headers(struct jsonbuf *b, const char *list)
 {
-	cJSON_AddItemToObject(o, key, v ? text_item(v) : cJSON_CreateNull());
+	jsonbuf_key(b, "request_headers");
+	jsonbuf_open(b, '{');
+	for (const char *k = list; k && *k;) {
+		const char *v = k + strlen(k) + 1, *next = v + strlen(v) + 1;
+		char *fixed = json_utf8_fix(k);
+		const char *name = fixed ? fixed : k;
+		bool seen = false;
+		for (const char *p = list; p != k && !seen;) {
+			const char *pv = p + strlen(p) + 1;
+			char *pf = json_utf8_fix(p);
+			seen = !strcmp(pf ? pf : p, name);
+			free(pf);
+			p = pv + strlen(pv) + 1;
+		}
+		if (!seen) {
+			jsonbuf_key_string(b, name);
+			char *value = xstrdup(v);
+			for (const char *p = next; *p;) {
+				const char *pv = p + strlen(p) + 1;
+				char *pf = json_utf8_fix(p);
+				if (!strcmp(pf ? pf : p, name)) {
+					char *joined = xasprintf("%s, %s", value, pv);
+					free(value);
+					value = joined;
+				}
+				free(pf);
+				p = pv + strlen(pv) + 1;
+			}
+			char *fv = json_utf8_fix(value);
+			jsonbuf_string(b, fv ? fv : value);
+			free(fv);
+			free(value);
+		}
+		free(fixed);
+		k = next;
+	}
+	jsonbuf_close(b, '}');
 }
+
+enum { CONTACT_MEMBERS_MAX = 64 };
 
 /* contact_before and contact_after of an entry that changed a contact: the
- * answer, and the answer with the fields it had before put back in place. */
-static void add_contacts(cJSON *o, const char *const *field)
+ * answer, and the answer with the fields it had before put back in place.
+ * Both texts are the server's own compact renderings (jsonbuf, which prints
+ * as cJSON does), so they are copied and spliced as they are, without a tree:
+ * rendering entries for the events stream at the rate requests arrive is
+ * what consoles cost the API. A text that is not a whole object (an answer
+ * cut at JOURNAL_BODY_MAX) leaves both null. */
+static void put_contacts(struct jsonbuf *b, const char *const *field)
 {
-	const char *after_text = field[F_AFTER] ? field[F_AFTER] : field[F_RESPONSE_BODY];
-	cJSON *after = field[F_BEFORE] && after_text ? cJSON_Parse(after_text) : NULL;
-	cJSON *fields = after ? cJSON_Parse(field[F_BEFORE]) : NULL;
-	if (!after || !fields) {
-		cJSON_Delete(after);
-		cJSON_Delete(fields);
-		cJSON_AddNullToObject(o, "contact_before");
-		cJSON_AddNullToObject(o, "contact_after");
+	const char *after = field[F_AFTER] ? field[F_AFTER] : field[F_RESPONSE_BODY];
+	struct json_member am[CONTACT_MEMBERS_MAX], fm[CONTACT_MEMBERS_MAX];
+	int na = -1, nf = -1;
+	if (field[F_BEFORE] && after) {
+		na = json_object_members(after, strlen(after), am, CONTACT_MEMBERS_MAX);
+		nf = na < 0 ? -1
+			    : json_object_members(field[F_BEFORE], strlen(field[F_BEFORE]), fm,
+						  CONTACT_MEMBERS_MAX);
+	}
+	if (na < 0 || nf < 0) {
+		jsonbuf_key(b, "contact_before");
+		jsonbuf_null(b);
+		jsonbuf_key(b, "contact_after");
+		jsonbuf_null(b);
 		return;
 	}
-	cJSON *before = cJSON_Duplicate(after, 1);
-	for (cJSON *f = fields->child; f; f = f->next)
-		cJSON_ReplaceItemInObjectCaseSensitive(before, f->string, cJSON_Duplicate(f, 1));
-	cJSON_Delete(fields);
-	cJSON_AddItemToObject(o, "contact_before", before);
-	cJSON_AddItemToObject(o, "contact_after", after);
+	jsonbuf_key(b, "contact_before");
+	jsonbuf_open(b, '{');
+	for (int i = 0; i < na; i++) {
+		const struct json_member *m = &am[i];
+		for (int k = 0; k < nf; k++)
+			if (fm[k].key_len == am[i].key_len && !memcmp(fm[k].key, am[i].key, am[i].key_len))
+				m = &fm[k]; /* the last of a key sent twice, as replacing in turn gives */
+		if (i)
+			jsonbuf_raw(b, ",", 1);
+		jsonbuf_raw(b, "\"", 1);
+		jsonbuf_raw(b, am[i].key, am[i].key_len);
+		jsonbuf_raw(b, "\":", 2);
+		jsonbuf_raw(b, m->value, m->value_len);
+	}
+	jsonbuf_close(b, '}');
+	jsonbuf_key(b, "contact_after");
+	jsonbuf_raw(b, after, strlen(after));
 }
 
-static cJSON *entry_json(const struct slot *s, const char *const *field, bool bodies)
+/* An entry as JSON text (free() it), *len its length. */
+static char *entry_render(const struct slot *s, const char *const *field, bool bodies, size_t *len)
 {
 	const char *method = s->keys, *path = method + strlen(method) + 1;
 	const char *org = path + strlen(path) + 1;
 	char time[CLOCK_TEXT_SIZE];
 	clock_format(s->time_ms, time);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "id", (double)s->id);
-	cJSON_AddStringToObject(o, "time", time);
-	add_text(o, "client", field[F_CLIENT]);
-	add_text(o, "method", *method ? method : NULL);
-	add_text(o, "path", *path ? path : NULL);
-	add_text(o, "query", field[F_QUERY]);
+	struct jsonbuf b;
+	jsonbuf_init(&b, 2048);
+	jsonbuf_open(&b, '{');
+	jsonbuf_key(&b, "id");
+	jsonbuf_number(&b, (double)s->id);
+	jsonbuf_key(&b, "time");
+	jsonbuf_string(&b, time);
+	put_text(&b, "client", field[F_CLIENT]);
+	put_text(&b, "method", *method ? method : NULL);
+	put_text(&b, "path", *path ? path : NULL);
+	put_text(&b, "query", field[F_QUERY]);
 	/* What the org_id filter matches: the org the path names, for "c" the
 	 * key's own org; null when neither names one (a "c" with an unknown key). */
-	add_text(o, "org_id", *org ? org : NULL);
-	cJSON *h = cJSON_AddObjectToObject(o, "request_headers");
-	for (const char *k = field[F_HEADERS]; k && *k;) {
-		const char *v = k + strlen(k) + 1;
-		char *name = json_utf8_fix(k);
-		const char *key = name ? name : k;
-		cJSON *old = cJSON_GetObjectItemCaseSensitive(h, key);
-		if (old) {
-			/* A header sent twice reads as one, values joined (RFC 9110 5.3). */
-			char *joined = xasprintf("%s, %s", old->valuestring, v);
-			cJSON_ReplaceItemInObjectCaseSensitive(h, key, text_item(joined));
-			free(joined);
-		} else {
-			cJSON_AddItemToObject(h, key, text_item(v));
-		}
-		free(name);
-		k = v + strlen(v) + 1;
-	}
+	put_text(&b, "org_id", *org ? org : NULL);
+	put_headers(&b, field[F_HEADERS]);
 	if (bodies)
-		add_text(o, "request_body", field[F_REQUEST_BODY]);
-	cJSON_AddNumberToObject(o, "status", s->status);
+		put_text(&b, "request_body", field[F_REQUEST_BODY]);
+	jsonbuf_key(&b, "status");
+	jsonbuf_number(&b, s->status);
 	if (bodies)
-		add_text(o, "response_body", field[F_RESPONSE_BODY]);
-	cJSON_AddNumberToObject(o, "duration_ms", s->duration_ms);
-	add_contacts(o, field);
-	return o;
+		put_text(&b, "response_body", field[F_RESPONSE_BODY]);
+	jsonbuf_key(&b, "duration_ms");
+	jsonbuf_number(&b, s->duration_ms);
+	put_contacts(&b, field);
+	jsonbuf_close(&b, '}');
+	return jsonbuf_finish(&b, len);
 }
 
 /* Reading the journal a piece at a time. Each step holds the lock for one
@@ -665,10 +720,11 @@ static bool cursor_next(struct journal_cursor *c)
 	c->off = c->len = 0;
 	if (c->f.limit && c->n == c->f.limit)
 		return false;
-	cJSON *entry = NULL;
+	char *text = NULL;
+	size_t n = 0;
 	pthread_mutex_lock(&j->lock);
 	long i = newest_below(j, c->below_id);
-	for (int scanned = 0; i >= 0 && scanned < CURSOR_SCAN_MAX && !entry; i--, scanned++) {
+	for (int scanned = 0; i >= 0 && scanned < CURSOR_SCAN_MAX && !text; i--, scanned++) {
 		const struct slot *s = slot_at(j, (size_t)i);
 		c->below_id = s->id;
 		if (!matches(s, &c->f))
@@ -680,16 +736,12 @@ static bool cursor_next(struct journal_cursor *c)
 		const char *field[F__COUNT] = {0};
 		if (read_record(j, s, c->rec) || !record_decode(c->rec, s->len, field))
 			memset(field, 0, sizeof field); /* unreadable: its bulk shows as null */
-		entry = entry_json(s, field, true);
+		text = entry_render(s, field, true, &n);
 	}
-	bool more = entry || i >= 0;
+	bool more = text || i >= 0;
 	pthread_mutex_unlock(&j->lock);
-	if (!entry)
+	if (!text)
 		return more;
-	/* Rendered outside the lock: the tree holds copies. */
-	char *text = cJSON_PrintUnformatted(entry);
-	cJSON_Delete(entry);
-	size_t n = strlen(text);
 	free(c->text);
 	c->text = xmalloc(n + 2);
 	c->text[0] = ',';
@@ -734,7 +786,7 @@ size_t journal_cursor_read(struct journal_cursor *c, char *buf, size_t max)
 
 char *journal_entry_from(struct journal *j, int64_t min_id, bool bodies, int64_t *id, size_t *len)
 {
-	cJSON *entry = NULL;
+	char *text = NULL;
 	char *rec = NULL;
 	pthread_mutex_lock(&j->lock);
 	long i = newest_below(j, min_id) + 1;
@@ -744,16 +796,11 @@ char *journal_entry_from(struct journal *j, int64_t min_id, bool bodies, int64_t
 		const char *field[F__COUNT] = {0};
 		if (read_record(j, s, rec) || !record_decode(rec, s->len, field))
 			memset(field, 0, sizeof field); /* unreadable: its bulk shows as null */
-		entry = entry_json(s, field, bodies);
+		text = entry_render(s, field, bodies, len);
 		*id = s->id;
 	}
 	pthread_mutex_unlock(&j->lock);
 	free(rec);
-	if (!entry)
-		return NULL;
-	char *text = cJSON_PrintUnformatted(entry);
-	cJSON_Delete(entry);
-	*len = strlen(text);
 	return text;
 }
 

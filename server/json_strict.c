@@ -305,6 +305,52 @@ static int prescan(const char *buf, size_t len, struct error *err)
 	return sc.i == len ? 0 : bad(&sc);
 }
 
+int json_object_members(const char *buf, size_t len, struct json_member *out, size_t max)
+{
+	struct error err;
+	struct scan sc = {(const unsigned char *)buf, len, 0, &err};
+	size_t n = 0;
+	skip_ws(&sc);
+	if (sc.i >= len || buf[sc.i] != '{')
+		return -1;
+	sc.i++;
+	skip_ws(&sc);
+	if (sc.i < len && buf[sc.i] == '}') {
+		sc.i++;
+	} else {
+		for (;;) {
+			if (n == max || sc.i >= len || buf[sc.i] != '"')
+				return -1;
+			size_t key = sc.i + 1;
+			if (scan_string(&sc))
+				return -1;
+			out[n].key = buf + key;
+			out[n].key_len = sc.i - 1 - key;
+			skip_ws(&sc);
+			if (sc.i >= len || buf[sc.i] != ':')
+				return -1;
+			sc.i++;
+			skip_ws(&sc);
+			size_t value = sc.i;
+			if (scan_value(&sc, 1))
+				return -1;
+			out[n].value = buf + value;
+			out[n++].value_len = sc.i - value;
+			skip_ws(&sc);
+			if (sc.i < len && buf[sc.i] == '}') {
+				sc.i++;
+				break;
+			}
+			if (sc.i >= len || buf[sc.i] != ',')
+				return -1;
+			sc.i++;
+			skip_ws(&sc);
+		}
+	}
+	skip_ws(&sc);
+	return sc.i == len ? (int)n : -1;
+}
+
 static int cmp_key(const void *a, const void *b)
 {
 	return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);

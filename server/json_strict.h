@@ -27,6 +27,18 @@ int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *er
 int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_path,
 			   size_t size, struct error *err);
 
+/* One member of an object's text: its key as written between the quotes
+ * (escapes left as they are) and its value's text. */
+struct json_member {
+	const char *key, *value;
+	size_t key_len, value_len;
+};
+
+/* Splits buf[0..len), which must be exactly one object in the strict sense
+ * above, into its members, in order, without building a tree. Returns how many
+ * (at most max), or -1 if buf is not such an object or has more than max. */
+int json_object_members(const char *buf, size_t len, struct json_member *out, size_t max);
+
 /* Number of Unicode code points in the valid UTF-8 string s. */
 size_t json_utf8_codepoints(const char *s);
 

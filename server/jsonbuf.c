@@ -3,6 +3,9 @@
 
 #include "xalloc.h"
 
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,4 +164,29 @@ void jsonbuf_string(struct jsonbuf *b, const char *s)
 	}
 	*o++ = '"';
 	b->len = (size_t)(o - b->s);
+}
+
+void jsonbuf_key_string(struct jsonbuf *b, const char *key)
+{
+	if (b->len && b->s[b->len - 1] != '{')
+		put(b, ',');
+	jsonbuf_string(b, key);
+	put(b, ':');
+}
+
+/* cJSON 1.7.15's print_number(), step for step (Debian's build prints every
+ * number this way, integers too). */
+void jsonbuf_number(struct jsonbuf *b, double v)
+{
+	char num[32];
+	if (isnan(v) || isinf(v)) {
+		jsonbuf_null(b);
+		return;
+	}
+	int n = snprintf(num, sizeof num, "%1.15g", v);
+	double back = strtod(num, NULL);
+	double max = fabs(back) > fabs(v) ? fabs(back) : fabs(v);
+	if (!(fabs(back - v) <= max * DBL_EPSILON))
+		n = snprintf(num, sizeof num, "%1.17g", v);
+	jsonbuf_raw(b, num, (size_t)n);
 }

@@ -34,5 +34,11 @@ void jsonbuf_string(struct jsonbuf *b, const char *s);
 void jsonbuf_bool(struct jsonbuf *b, bool v);
 void jsonbuf_null(struct jsonbuf *b);
 void jsonbuf_int(struct jsonbuf *b, int64_t v);
+/* A number as cJSON prints it: with 15 significant digits when they give the
+ * value back, else 17; NaN and infinities as null. */
+void jsonbuf_number(struct jsonbuf *b, double v);
+/* "key": for a key that may need escaping (a header's name), with its
+ * separator; jsonbuf_key takes a literal that needs none. */
+void jsonbuf_key_string(struct jsonbuf *b, const char *key);
 /* Text that already is JSON, copied as it is. */
 void jsonbuf_raw(struct jsonbuf *b, const char *s, size_t n);

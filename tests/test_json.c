@@ -2,10 +2,14 @@
  * contact, channel and segment objects field by field, in order. */
 #include "contact_json.h"
 #include "errors.h"
+#include "json_strict.h"
 #include "jsonbuf.h"
 #include "testlib.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 
 /* s as cJSON_PrintUnformatted prints it. */
 static char *cjson_text(const char *s)
@@ -92,6 +96,86 @@ static void values_and_separators(void)
 	CHECK_INT_EQ(len, strlen(s));
 	CHECK_NULL(b.s);
 	free(s);
+}
+
+static void numbers_match_cjson(void)
+{
+	double v[] = {0,	 -0.0,	     1,		  -1,	     0.5,	1.0 / 3,   2.675,
+		      0.1,	 123.456,    1e-7,	  1e21,	     -2.5e-300, DBL_MAX,  DBL_MIN,
+		      INT_MAX,	 INT_MIN,    (double)INT_MAX + 1, (double)INT_MIN - 1, 4e9, 12.000001,
+		      NAN,	 INFINITY,   -INFINITY,	  0.30000000000000004, 1234567.891};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		cJSON *n = cJSON_CreateNumber(v[i]);
+		char *want = cJSON_PrintUnformatted(n);
+		struct jsonbuf b;
+		jsonbuf_init(&b, 0);
+		jsonbuf_number(&b, v[i]);
+		char *got = jsonbuf_finish(&b, NULL);
+		CHECK_STR_EQ(got, want);
+		free(got);
+		free(want);
+		cJSON_Delete(n);
+	}
+	/* Durations as the journal keeps them: milliseconds with a fraction. */
+	unsigned seed = 7;
+	for (int i = 0; i < 5000; i++) {
+		seed = seed * 1103515245 + 12345;
+		double d = (seed >> 8) / 1000.0 / (1 + seed % 7);
+		cJSON *n = cJSON_CreateNumber(d);
+		char *want = cJSON_PrintUnformatted(n);
+		struct jsonbuf b;
+		jsonbuf_init(&b, 0);
+		jsonbuf_number(&b, d);
+		char *got = jsonbuf_finish(&b, NULL);
+		CHECK_STR_EQ(got, want);
+		free(got);
+		free(want);
+		cJSON_Delete(n);
+	}
+}
+
+static void escaped_keys_match_cjson(void)
+{
+	const char *key = "X-\"Odd\"\t\x01é";
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "plain", "1");
+	cJSON_AddStringToObject(o, key, "2");
+	char *want = cJSON_PrintUnformatted(o);
+	struct jsonbuf b;
+	jsonbuf_init(&b, 0);
+	jsonbuf_open(&b, '{');
+	jsonbuf_key_string(&b, "plain");
+	jsonbuf_string(&b, "1");
+	jsonbuf_key_string(&b, key);
+	jsonbuf_string(&b, "2");
+	jsonbuf_close(&b, '}');
+	char *got = jsonbuf_finish(&b, NULL);
+	CHECK_STR_EQ(got, want);
+	free(got);
+	free(want);
+	cJSON_Delete(o);
+}
+
+static void object_members_split(void)
+{
+	struct json_member m[4];
+	const char *t = " { \"a\" : 1 , \"b\\\"c\":{\"x\":[1,{\"y\":\"}\"}]},\"d\":\"é\\u00e9\",\"e\":null } ";
+	CHECK_INT_EQ(json_object_members(t, strlen(t), m, 4), 4);
+	CHECK(m[0].key_len == 1 && !memcmp(m[0].key, "a", 1));
+	CHECK(m[0].value_len == 1 && !memcmp(m[0].value, "1", 1));
+	CHECK(m[1].key_len == 4 && !memcmp(m[1].key, "b\\\"c", 4));
+	CHECK(m[1].value_len == 19 && !memcmp(m[1].value, "{\"x\":[1,{\"y\":\"}\"}]}", 19));
+	CHECK(m[2].value_len == 10 && !memcmp(m[2].value, "\"é\\u00e9\"", 10));
+	CHECK(m[3].value_len == 4 && !memcmp(m[3].value, "null", 4));
+	CHECK_INT_EQ(json_object_members("{}", 2, m, 4), 0);
+	CHECK_INT_EQ(json_object_members(t, strlen(t), m, 3), -1); /* more than max */
+	static const char *const bad[] = {
+		"", "[]", "1", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1}x", "{\"a\":1}{}",
+		"{\"a\":[1,2}", "{\"a\":\"\xff\"}", "{\"a\":tru}", "{a:1}", "{\"a\":1 \"b\":2}",
+		"{\"a\":{\"b\":\"cut", /* an answer cut at the journal's limit */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_INT_EQ(json_object_members(bad[i], strlen(bad[i]), m, 4), -1);
 }
 
 static struct channel test_channel(void)
@@ -217,6 +301,9 @@ static void error_envelope_phrases(void)
 static const struct test_case cases[] = {
 	TEST_CASE("json@strings-escaped-as-cjson-does", strings_match_cjson),
 	TEST_CASE("json@values-and-separators", values_and_separators),
+	TEST_CASE("json@numbers-as-cjson-prints-them", numbers_match_cjson),
+	TEST_CASE("json@escaped-keys-as-cjson-prints-them", escaped_keys_match_cjson),
+	TEST_CASE("json@object-members-split-without-a-tree", object_members_split),
 	TEST_CASE("json@contact-fields-in-order", contact_in_order),
 	TEST_CASE("json@segment-list", segment_list),
 	TEST_CASE("json@error-envelope-reason-phrases", error_envelope_phrases),
