@@ -132,6 +132,69 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 	return store_atomic_end(s, rc ? -1 : 0, err);
 }
 
+/* The kept counts (migration 004) and segments.contacts_count, made whole from
+ * the rows, as the migration first made them; the triggers keep them after. */
+static const char make_counts_sql[] =
+	"INSERT INTO contact_counts (org_id, flags, n)"
+	" SELECT org_id, flags, count(*) FROM contacts GROUP BY org_id, flags;"
+	"INSERT INTO segment_counts (segment_pk, flags, n)"
+	" SELECT cs.segment_pk, c.flags, count(*) FROM contact_segments cs"
+	" JOIN contacts c ON c.pk = cs.contact_pk GROUP BY cs.segment_pk, c.flags;"
+	"UPDATE segments SET contacts_count ="
+	" (SELECT count(*) FROM contact_segments WHERE segment_pk = segments.pk);";
+
+int store_bulk_load_fixture(struct store *s, const struct fixture *f, struct error *err)
+{
+	/* A fresh database that no one else sees yet takes a fixture faster
+	 * without its secondary indexes and triggers: each index is then built
+	 * once from sorted keys rather than by an insert per row in random
+	 * order, and the counts the triggers keep are made once, by GROUP BY.
+	 * They are put back exactly as the schema made them (their own SQL, in
+	 * their order). Nor does it need a rollback journal: a load that fails
+	 * leaves a database that is thrown away. */
+	sqlite3_stmt *st = NULL;
+	char **drop = NULL, **make = NULL;
+	size_t n = 0, cap = 0;
+	int rc = sqlite3_prepare_v2(s->db,
+				    "SELECT type, name, sql FROM sqlite_schema"
+				    " WHERE type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY rowid",
+				    -1, &st, NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			drop = xrealloc(drop, cap * sizeof *drop);
+			make = xrealloc(make, cap * sizeof *make);
+		}
+		drop[n] = sqlite3_mprintf("DROP %s \"%w\"", (const char *)sqlite3_column_text(st, 0),
+					  (const char *)sqlite3_column_text(st, 1));
+		make[n] = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 2));
+		if (!drop[n] || !make[n])
+			rc = SQLITE_NOMEM;
+		n++;
+	}
+	sqlite3_finalize(st);
+	int ret = rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : db_error(s, rc, err);
+	if (!ret)
+		ret = exec_sql(s->db, "PRAGMA journal_mode = OFF", err);
+	for (size_t i = 0; !ret && i < n; i++)
+		ret = exec_sql(s->db, drop[i], err);
+	if (!ret)
+		ret = store_load_fixture(s, f, NULL, err);
+	for (size_t i = 0; !ret && i < n; i++)
+		ret = exec_sql(s->db, make[i], err);
+	if (!ret)
+		ret = exec_sql(s->db, make_counts_sql, err);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_free(drop[i]);
+		sqlite3_free(make[i]);
+	}
+	free(drop);
+	free(make);
+	return ret;
+}
+
 int store_fixture_hash(struct store *s, char out[17], char **source, struct error *err)
 {
 	sqlite3_stmt *st = NULL;

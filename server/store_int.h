@@ -243,3 +243,8 @@ int store_attach_pristine(struct store *s, struct store *staged, struct error *e
 
 /* Finalizes the list statements prepared so far. */
 void store_list_cleanup(struct store *s);
+
+/* Loads fixture f into s, a database just made by store_open() that no other
+ * connection uses yet, faster than store_load_fixture() (store_fixture.c says
+ * how). A failure leaves s to be closed, not used. */
+int store_bulk_load_fixture(struct store *s, const struct fixture *f, struct error *err);

@@ -28,7 +28,7 @@ int store_stage_fixture(const struct fixture *f, struct store **out, struct erro
 	struct store_options o = {.path = uri};
 	struct store *staged = NULL;
 	bool empty;
-	if (store_open(&o, &staged, &empty, err) || store_load_fixture(staged, f, NULL, err)) {
+	if (store_open(&o, &staged, &empty, err) || store_bulk_load_fixture(staged, f, err)) {
 		store_close(staged);
 		return -1;
 	}
