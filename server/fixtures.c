@@ -665,6 +665,8 @@ static int parse(const char *text, size_t len, const char *source, const char *p
 
 	f->source = xstrdup(source);
 	snprintf(f->hash, sizeof f->hash, "%016" PRIx64, fnv1a64(text, len));
+	/* The tree is read into the structs below and then dropped whole. */
+	bool arena = xalloc_cjson_arena_begin();
 	if (json_strict_parse_path(text, len, &root, p, sizeof p, &jerr)) {
 		if (p[0])
 			error_set(err, 0, "%s%s: is a duplicate key", prefix, p);
@@ -702,7 +704,10 @@ static int parse(const char *text, size_t len, const char *source, const char *p
 	f = NULL;
 	rc = 0;
 out:
-	cJSON_Delete(root);
+	if (arena)
+		xalloc_cjson_arena_end();
+	else
+		cJSON_Delete(root);
 	strset_cleanup(&ld.org_ids);
 	strset_cleanup(&ld.api_keys);
 	fixture_free(f);
