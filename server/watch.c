@@ -67,6 +67,9 @@ static void job_committed(void *arg)
 {
 	struct watch *w = arg;
 	snapshot_publish(w->app, w->snap);
+	/* Here, on the store thread before it serves anything else: a client
+	 * that reads the new state then never reads the old error in health. */
+	set_error(w, "");
 }
 
 static void job_done(void *arg, int rc, const struct error *err)
@@ -124,7 +127,6 @@ static void reload(struct watch *w)
 		(long long)snapshot_contacts(w->snap));
 	snapshot_free(w->snap);
 	w->snap = NULL;
-	set_error(w, "");
 	return;
 refused:
 	fprintf(stderr, "invent-mock: %s (keeping the state loaded before)\n", err.msg);
