@@ -89,6 +89,7 @@ int app_start(const struct config *cfg, struct app **out, struct error *err)
 	bool load = differs;
 	struct error e = {0};
 	if (store_set_fixture(a->store, a->fixture, load, &e)) {
+		error_from_store(&e);
 		error_set(err, 0, "cannot load fixtures from %s into %s: %s", a->fixture->source,
 			  cfg->db_path, e.msg);
 		goto fail;

@@ -179,9 +179,11 @@ void request_reply_stream(struct request *r, int status,
 
 void request_reply_error(struct request *r, const struct error *err)
 {
-	int status = err->status ? err->status : 500;
+	struct error answer = *err;
+	error_from_store(&answer);
+	int status = answer.status ? answer.status : 500;
 	size_t len;
-	char *body = error_envelope(status, err->msg, &len);
+	char *body = error_envelope(status, answer.msg, &len);
 	request_reply(r, status, body, len);
 }
 

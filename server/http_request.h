@@ -51,7 +51,8 @@ void request_reply(struct request *r, int status, char *body, size_t len);
 void request_reply_stream(struct request *r, int status,
 			  size_t (*fill)(void *cls, char *buf, size_t max), void *cls,
 			  void (*free_cls)(void *cls));
-/* Answers with the error envelope for err->status and err->msg. */
+/* Answers with the error envelope for err->status and err->msg, or for a store
+ * error (err->code) the API's answer to it (errors.h: error_from_store). */
 void request_reply_error(struct request *r, const struct error *err);
 
 /* Runs run(store, r, err) on the store thread inside a transaction. Once that

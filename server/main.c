@@ -59,6 +59,7 @@ int main(int argc, char **argv)
 
 	struct app *app = NULL;
 	if (app_start(&cfg, &app, &err)) {
+		error_from_store(&err); /* a store failure after start-up's own checks */
 		fprintf(stderr, "invent-mock: %s\n", err.msg);
 		config_cleanup(&cfg);
 		return 1;

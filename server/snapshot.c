@@ -41,8 +41,10 @@ int snapshot_prepare(struct app *app, const char *text, size_t len, const char *
 	/* The key index is built here too, from the staged copy that no other
 	 * thread sees, so the store thread only swaps. */
 	if ((rc = store_stage_fixture(f, &snap->staged, err)) ||
-	    (rc = auth_index_build(snap->staged, &snap->index, err)))
+	    (rc = auth_index_build(snap->staged, &snap->index, err))) {
+		error_from_store(err);
 		err->status = 500;
+	}
 out:
 	fixture_free(f);
 	if (rc) {

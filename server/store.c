@@ -47,7 +47,7 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out, struct error *e
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		error_set(err, 500, "%s", sqlite3_errmsg(db));
+		error_set(err, 0, "%s", sqlite3_errmsg(db)); /* start-up only: a plain message */
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -253,10 +253,13 @@ int store_integrity_check(struct store *s, struct error *err)
 		return db_error(s, rc, err);
 	rc = sqlite3_step(st);
 	int ok = rc == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
-	if (!ok)
-		error_set(err, 500, "integrity_check: %s",
-			  rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0)
-					   : sqlite3_errmsg(s->db));
+	if (!ok) {
+		char complaint[ERROR_MSG_MAX];
+		snprintf(complaint, sizeof complaint, "integrity_check: %s",
+			 rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0)
+					  : sqlite3_errmsg(s->db));
+		error_set_code(err, STORE_ERR_INTERNAL, complaint);
+	}
 	sqlite3_finalize(st);
 	return ok ? 0 : -1;
 }

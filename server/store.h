@@ -16,6 +16,29 @@ enum { STORE_SCHEMA_VERSION = 4 };
 
 struct store;
 
+/* What went wrong, in the store's own terms: a failing store function returns
+ * -1 with err->code one of these and err->msg its detail, never an HTTP status
+ * (errors.c's error_from_store() alone picks the status and the API's wording).
+ * Start-up failures (store_open, store_set_fixture, store_start) are plain
+ * messages instead: they are printed and end the process. */
+enum store_error {
+	STORE_ERR_NONE = 0,
+	STORE_ERR_CONTACT_NOT_FOUND,  /* the org has no such contact */
+	STORE_ERR_SEGMENT_NOT_FOUND,  /* the org has no such segment (named in the path) */
+	STORE_ERR_ORG_NOT_FOUND,      /* no such org */
+	STORE_ERR_UNKNOWN_SEGMENT,    /* a segment id given with a write is not the org's; detail: it */
+	STORE_ERR_NOT_FIXTURE_ORG,    /* the org is not a fixture org; detail: its id */
+	STORE_ERR_FIXTURE_ORG,	      /* a fixture org, which cannot be deleted; detail: its id */
+	STORE_ERR_READ_ONLY,	      /* the file cannot be written, so no reset or import either */
+	/* SQLite failed; detail: its message. */
+	STORE_ERR_FULL,		      /* the disk is full */
+	STORE_ERR_UNAVAILABLE,	      /* busy, locked, read-only, I/O error, out of memory */
+	STORE_ERR_INTERNAL,	      /* anything else */
+	/* Or'ed with one of the three above: the private copy an export reads could
+	 * not be made. */
+	STORE_ERR_IN_EXPORT = 0x100,
+};
+
 struct store_options {
 	const char *path;	/* a file, or ":memory:" */
 	bool sync_full;		/* synchronous=FULL (survives power loss) instead of NORMAL */
@@ -51,7 +74,8 @@ struct store_job {
 	 * key index). Never called for a job that failed. */
 	void (*committed)(void *arg);
 	/* Called on the store thread once the batch is committed (rc 0), or when the
-	 * job or its batch failed (rc -1, err says why: a failed COMMIT is 507/503). */
+	 * job or its batch failed (rc -1, err says why; for a failed COMMIT,
+	 * SQLite's failure: STORE_ERR_FULL, _UNAVAILABLE or _INTERNAL). */
 	void (*done)(void *arg, int rc, const struct error *err);
 	void *arg;
 	/* Runs between transactions instead of inside one (a whole-store reset,
@@ -118,7 +142,8 @@ struct store_export;
 /* Copies the data (a store_job with .alone set must run it: it costs about a
  * reset) for an export of every org, or with org_id of that org and those
  * below it (the org itself without its parent_id). Returns 0 and *out
- * (store_export_free() it), or -1 with err: 404 "Org not found", or 5xx. */
+ * (store_export_free() it), or -1 with err: STORE_ERR_ORG_NOT_FOUND, or
+ * SQLite's failure (with STORE_ERR_IN_EXPORT when the copy failed). */
 int store_export_begin(struct store *s, const char *org_id, struct store_export **out,
 		       struct error *err);
 /* Writes up to max bytes of the document into buf; returns how many, 0 at its
@@ -131,28 +156,28 @@ void store_export_free(struct store_export *x);
 
 /* The fixture state that store_reset() returns to, as a store that only
  * store_each_key() and store_each_org() may read, where s may be read: what a
- * reset will leave, known before it runs. *out is borrowed from s. -1 with err
- * 503 "The database is unavailable (read-only)" when s has none. */
+ * reset will leave, known before it runs. *out is borrowed from s. -1 with
+ * STORE_ERR_READ_ONLY when s has none. */
 int store_fixture_state(struct store *s, struct store **out, struct error *err);
 
 /* Puts one fixture org's segments and contacts back to the fixture state.
- * 400 "Org X is not a fixture org" otherwise (as for a copy: the org is named
- * in the body, not the path). Atomic. */
+ * STORE_ERR_NOT_FIXTURE_ORG otherwise (as for a copy: the org is named in the
+ * body, not the path, so it is not "not found"). Atomic. */
 int store_reset_org(struct store *s, const char *org_id, struct error *err);
 
 /* Makes org new_id, with no parent and the API key api_key, holding a copy of
  * fixture org from's segments and contacts as the fixture defines them (ids
- * kept). 400 "Org X is not a fixture org" otherwise. Atomic. */
+ * kept). STORE_ERR_NOT_FIXTURE_ORG otherwise. Atomic. */
 int store_org_copy(struct store *s, const char *from, const char *new_id, const char *api_key,
 		   struct error *err);
 
-/* Removes an org made by store_org_copy, with everything in it. 404 "Org not
- * found"; 400 "Org X is a fixture org and cannot be deleted". Atomic. */
+/* Removes an org made by store_org_copy, with everything in it.
+ * STORE_ERR_ORG_NOT_FOUND, or STORE_ERR_FIXTURE_ORG for a fixture org. Atomic. */
 int store_org_delete(struct store *s, const char *org_id, struct error *err);
 
 /* Reads the contact contact_id of org_id with its channels and segments into *out
- * (cleanup with contact_cleanup). -1 with err 404 "Contact not found" if the org
- * has no such contact. */
+ * (cleanup with contact_cleanup). -1 with STORE_ERR_CONTACT_NOT_FOUND if the
+ * org has no such contact. */
 int store_contact_get(struct store *s, const char *org_id, const char *contact_id,
 		      struct contact *out, struct error *err);
 
@@ -205,22 +230,23 @@ struct store_list_query {
 int store_contacts_list(struct store *s, const struct store_list_query *q, struct contact **out,
 			size_t *n, int64_t *total, struct error *err);
 
-/* One page of the contact's segments, in segment creation order. -1 with 404
- * "Contact not found" if the org has no such contact. Writes a heap array of *n
+/* One page of the contact's segments, in segment creation order. -1 with
+ * STORE_ERR_CONTACT_NOT_FOUND if the org has no such contact. Writes a heap array of *n
  * segments (segment_cleanup each, then free) and the count of all to *total. */
 int store_contact_segments(struct store *s, const char *org_id, const char *contact_id,
 			   int64_t page, int64_t take, struct segment **out, size_t *n,
 			   int64_t *total, struct error *err);
 
 /* Adds a new contact c, with its channels, to org_id, member of the segments
- * whose ids are listed (each must be a segment of the org: else -1 with 400
- * "segment X does not exist in this org"). c->segments is ignored. Atomic. */
+ * whose ids are listed (each must be a segment of the org: else -1 with
+ * STORE_ERR_UNKNOWN_SEGMENT naming the first that is not). c->segments is
+ * ignored. Atomic. */
 int store_contact_create(struct store *s, const char *org_id, const struct contact *c,
 			 char *const *segment_ids, size_t n_segment_ids, struct error *err);
 
 /* Adds channel ch to the org's contact contact_id and makes it a member of the
  * listed segments (checked first, as above), setting its updated_at to now_ms
- * (or later, see contact_patch_apply). -1 with 404 "Contact not found" if
+ * (or later, see contact_patch_apply). -1 with STORE_ERR_CONTACT_NOT_FOUND if
  * there is no such contact. Atomic. */
 int store_channel_add(struct store *s, const char *org_id, const char *contact_id,
 		      const struct channel *ch, char *const *segment_ids, size_t n_segment_ids,
@@ -228,8 +254,8 @@ int store_channel_add(struct store *s, const char *org_id, const char *contact_i
 
 /* Makes the org's contact contact_id a member of its segment segment_id; a
  * contact already in it stays as it is. When membership is new, the contact's
- * updated_at becomes now_ms (or later). -1 with 404 "Contact not found" or
- * "Segment not found". Atomic. */
+ * updated_at becomes now_ms (or later). -1 with STORE_ERR_CONTACT_NOT_FOUND or
+ * STORE_ERR_SEGMENT_NOT_FOUND. Atomic. */
 int store_contact_add_segment(struct store *s, const char *org_id, const char *contact_id,
 			      const char *segment_id, int64_t now_ms, struct error *err);
 

@@ -181,7 +181,7 @@ int store_contact_get_own(struct store *s, const char *org_id, const char *conta
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? error_set(err, 404, "Contact not found")
+		return rc == SQLITE_DONE ? error_set_code(err, STORE_ERR_CONTACT_NOT_FOUND, NULL)
 					 : db_error(s, rc, err);
 	}
 	struct contact c = {0};
@@ -282,7 +282,8 @@ static int contact_pk(struct store *s, const char *org_id, const char *contact_i
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 0;
-	return rc == SQLITE_DONE ? error_set(err, 404, "Contact not found") : db_error(s, rc, err);
+	return rc == SQLITE_DONE ? error_set_code(err, STORE_ERR_CONTACT_NOT_FOUND, NULL)
+				 : db_error(s, rc, err);
 }
 
 /* The row id of the org's segment; 0 if there is none. */
@@ -337,7 +338,8 @@ int store_contact_segments(struct store *s, const char *org_id, const char *cont
 	return 0;
 }
 
-/* Looks up every listed segment of the org (400 naming the first unknown one)
+/* Looks up every listed segment of the org (STORE_ERR_UNKNOWN_SEGMENT naming
+ * the first unknown one)
  * and writes their row ids to pks (n_ids entries). */
 static int segment_pks(struct store *s, const char *org_id, char *const *ids, size_t n_ids,
 		       int64_t *pks, struct error *err)
@@ -346,7 +348,7 @@ static int segment_pks(struct store *s, const char *org_id, char *const *ids, si
 		if (segment_pk(s, org_id, ids[i], &pks[i], err))
 			return -1;
 		if (!pks[i])
-			return error_set(err, 400, "segment %.256s does not exist in this org", ids[i]);
+			return error_set_code(err, STORE_ERR_UNKNOWN_SEGMENT, ids[i]);
 	}
 	return 0;
 }
@@ -423,7 +425,7 @@ int store_contact_add_segment(struct store *s, const char *org_id, const char *c
 	if (contact_pk(s, org_id, contact_id, &pk, err) || segment_pk(s, org_id, segment_id, &seg, err))
 		return -1;
 	if (!seg)
-		return error_set(err, 404, "Segment not found");
+		return error_set_code(err, STORE_ERR_SEGMENT_NOT_FOUND, NULL);
 	if (store_atomic_begin(s, err))
 		return -1;
 	int rc = add_members(s, pk, &seg, 1, &added, err);

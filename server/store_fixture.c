@@ -94,10 +94,9 @@ static int delete_org_data(struct store *s, const char *org_id, struct error *er
  * copy the whole fixture database). */
 static int set_fixture_row(struct store *s, const struct fixture *f, struct error *err)
 {
-	struct error e = {0};
 	sqlite3_stmt *st = NULL;
-	if (exec_sql(s->db, "DELETE FROM fixture", &e))
-		return error_set(err, e.status, "%s", e.msg);
+	if (exec_sql(s->db, "DELETE FROM fixture", err))
+		return -1;
 	int rc = sqlite3_prepare_v2(s->db, "INSERT INTO fixture (hash, source) VALUES (?1, ?2)", -1,
 				    &st, NULL);
 	if (rc == SQLITE_OK) {
@@ -118,12 +117,10 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 	int rc = 0;
 	if (only_org) {
 		const struct fixture_org *o = fixture_find_org(f, only_org);
-		rc = !o ? error_set(err, 400, "Org %s is not a fixture org", only_org)
+		rc = !o ? error_set_code(err, STORE_ERR_NOT_FIXTURE_ORG, only_org)
 			: delete_org_data(s, only_org, err) || insert_org_data(s, o, o->id, err);
 	} else {
-		struct error e = {0};
-		if (exec_sql(s->db, "DELETE FROM orgs", &e))
-			rc = error_set(err, e.status, "%s", e.msg);
+		rc = exec_sql(s->db, "DELETE FROM orgs", err);
 		for (size_t i = 0; !rc && i < f->n_orgs; i++)
 			rc = insert_org(s, &f->orgs[i], err);
 		if (!rc)
@@ -235,6 +232,7 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
 	/* The fixture state lives in its own in-memory database (the source of
 	 * whole-store resets), which is also attached to the store's connection
 	 * as "pristine", so that one org can be reset or copied in SQL. */
+	/* Start-up only: its failures are plain messages (see enum store_error). */
 	struct error e = {0};
 	if (s->read_only) {
 		/* Nothing can be reset in a file that cannot be written. */
@@ -249,7 +247,7 @@ int store_set_fixture(struct store *s, const struct fixture *f, bool load, struc
 static int read_only_error(struct store *s, struct error *err)
 {
 	(void)s;
-	return error_set(err, 503, "The database is unavailable (read-only)");
+	return error_set_code(err, STORE_ERR_READ_ONLY, NULL);
 }
 
 int store_fixture_state(struct store *s, struct store **out, struct error *err)
@@ -316,8 +314,8 @@ static int copy_org_data(struct store *s, const char *src, const char *dst, stru
 	return 0;
 }
 
-/* 0 if org is a fixture org, else -1 with status and "Org X is not a fixture org". */
-static int fixture_org(struct store *s, const char *org, int status, struct error *err)
+/* 0 if org is a fixture org, else -1 with STORE_ERR_NOT_FIXTURE_ORG. */
+static int fixture_org(struct store *s, const char *org, struct error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pristine.orgs WHERE id = ?1", -1, &st, NULL);
@@ -328,7 +326,7 @@ static int fixture_org(struct store *s, const char *org, int status, struct erro
 	sqlite3_finalize(st);
 	if (rc == SQLITE_ROW)
 		return 0;
-	return rc == SQLITE_DONE ? error_set(err, status, "Org %.256s is not a fixture org", org)
+	return rc == SQLITE_DONE ? error_set_code(err, STORE_ERR_NOT_FIXTURE_ORG, org)
 				 : db_error(s, rc, err);
 }
 
@@ -337,7 +335,7 @@ int store_reset_org(struct store *s, const char *org_id, struct error *err)
 	lists_changed(s);
 	if (s->read_only)
 		return read_only_error(s, err);
-	if (fixture_org(s, org_id, 400, err) || store_atomic_begin(s, err))
+	if (fixture_org(s, org_id, err) || store_atomic_begin(s, err))
 		return -1;
 	int rc = delete_org_data(s, org_id, err) || copy_org_data(s, org_id, org_id, err);
 	return store_atomic_end(s, rc ? -1 : 0, err);
@@ -349,7 +347,7 @@ int store_org_copy(struct store *s, const char *from, const char *new_id, const 
 	lists_changed(s);
 	if (s->read_only)
 		return read_only_error(s, err);
-	if (fixture_org(s, from, 400, err) || store_atomic_begin(s, err))
+	if (fixture_org(s, from, err) || store_atomic_begin(s, err))
 		return -1;
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(s->db,
@@ -388,9 +386,9 @@ int store_org_delete(struct store *s, const char *org_id, struct error *err)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_error(s, rc, err);
 	if (fixture < 0)
-		return error_set(err, 404, "Org not found");
+		return error_set_code(err, STORE_ERR_ORG_NOT_FOUND, NULL);
 	if (fixture)
-		return error_set(err, 400, "Org %.256s is a fixture org and cannot be deleted", org_id);
+		return error_set_code(err, STORE_ERR_FIXTURE_ORG, org_id);
 	/* One statement: ON DELETE CASCADE takes keys, segments, contacts and the rest. */
 	rc = sqlite3_prepare_v2(s->db, "DELETE FROM orgs WHERE id = ?1", -1, &st, NULL);
 	if (rc == SQLITE_OK) {

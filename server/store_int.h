@@ -110,15 +110,30 @@ struct store {
 
 /* --- Statement helpers --- */
 
-/* Fills err from the connection's last error; returns -1. The HTTP status comes
- * from errors.c's one mapping of SQLite codes. */
+/* The store error a failing SQLite result code is (README, Fidelity notes:
+ * 507 for a full disk, 503 for a busy, locked, read-only or failing one). */
+static inline int store_error_of(int sqlite_rc)
+{
+	switch (sqlite_rc & 0xff) {
+	case SQLITE_FULL:
+		return STORE_ERR_FULL;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+	case SQLITE_NOMEM:
+		return STORE_ERR_UNAVAILABLE;
+	default:
+		return STORE_ERR_INTERNAL;
+	}
+}
+
+/* Fills err with SQLite's failure rc, the connection's message its detail;
+ * returns -1. */
 static inline int db_error(struct store *s, int rc, struct error *err)
 {
-	int status = error_status_from_sqlite(rc);
-	const char *what = status == 507 ? "Insufficient storage: the database disk is full"
-		: status == 503		  ? "The database is unavailable"
-					  : "Database error";
-	return error_set(err, status, "%s (%s)", what, sqlite3_errmsg(s->db));
+	return error_set_code(err, store_error_of(rc), sqlite3_errmsg(s->db));
 }
 
 /* Statement id, reset and unbound, ready to bind. */
@@ -154,7 +169,7 @@ static inline int exec_sql(sqlite3 *db, const char *sql, struct error *err)
 	char *msg = NULL;
 	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
-		error_set(err, error_status_from_sqlite(rc), "%s", msg ? msg : sqlite3_errstr(rc));
+		error_set_code(err, store_error_of(rc), msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return -1;
 	}

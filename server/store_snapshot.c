@@ -57,7 +57,7 @@ int store_replace_fixture(struct store *s, struct store *staged, struct error *e
 {
 	lists_changed(s);
 	if (s->read_only || !s->pristine)
-		return error_set(err, 503, "The database is unavailable (read-only)");
+		return error_set_code(err, STORE_ERR_READ_ONLY, NULL);
 	/* The baseline first, which copies nothing, then the data, as a reset
 	 * copies it (one write transaction: a failure such as a full disk leaves
 	 * it as it was); a failure of either puts the old baseline back. */
@@ -156,8 +156,7 @@ int store_export_begin(struct store *s, const char *org_id, struct store_export 
 	for (int i = 0; rc == SQLITE_OK && i < XS__COUNT; i++)
 		rc = sqlite3_prepare_v2(x->db, export_sql[i], -1, &x->st[i], NULL);
 	if (rc != SQLITE_OK) {
-		error_set(err, error_status_from_sqlite(rc), "Cannot copy the state to export (%s)",
-			  sqlite3_errstr(rc));
+		error_set_code(err, store_error_of(rc) | STORE_ERR_IN_EXPORT, sqlite3_errstr(rc));
 		store_export_free(x);
 		return -1;
 	}
@@ -172,9 +171,9 @@ int store_export_begin(struct store *s, const char *org_id, struct store_export 
 		sqlite3_finalize(st);
 		if (rc != SQLITE_ROW) {
 			if (rc == SQLITE_DONE)
-				error_set(err, 404, "Org not found");
+				error_set_code(err, STORE_ERR_ORG_NOT_FOUND, NULL);
 			else
-				error_set(err, 500, "Database error (%s)", sqlite3_errstr(rc));
+				error_set_code(err, STORE_ERR_INTERNAL, sqlite3_errstr(rc));
 			store_export_free(x);
 			return -1;
 		}

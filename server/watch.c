@@ -129,6 +129,7 @@ static void reload(struct watch *w)
 	w->snap = NULL;
 	return;
 refused:
+	error_from_store(&err);
 	fprintf(stderr, "invent-mock: %s (keeping the state loaded before)\n", err.msg);
 	set_error(w, err.msg);
 }

@@ -832,6 +832,107 @@ static void counts_follow_reload(void)
 	fixture_free(f);
 }
 
+/* The API's answer to each store error (errors.c: error_from_store): the
+ * status and exact message the HTTP tests see, with the detail quoted where
+ * the wording names it. */
+static void error_answers(void)
+{
+	static const struct {
+		int code;
+		const char *detail;
+		int status;
+		const char *msg;
+	} cases[] = {
+		{STORE_ERR_CONTACT_NOT_FOUND, NULL, 404, "Contact not found"},
+		{STORE_ERR_SEGMENT_NOT_FOUND, NULL, 404, "Segment not found"},
+		{STORE_ERR_ORG_NOT_FOUND, NULL, 404, "Org not found"},
+		{STORE_ERR_UNKNOWN_SEGMENT, "seg_x", 400, "segment seg_x does not exist in this org"},
+		{STORE_ERR_NOT_FIXTURE_ORG, "org_x", 400, "Org org_x is not a fixture org"},
+		{STORE_ERR_FIXTURE_ORG, "org_demo", 400,
+		 "Org org_demo is a fixture org and cannot be deleted"},
+		{STORE_ERR_READ_ONLY, NULL, 503, "The database is unavailable (read-only)"},
+		{STORE_ERR_FULL, "database or disk is full", 507,
+		 "Insufficient storage: the database disk is full (database or disk is full)"},
+		{STORE_ERR_UNAVAILABLE, "disk I/O error", 503,
+		 "The database is unavailable (disk I/O error)"},
+		{STORE_ERR_INTERNAL, "FOREIGN KEY constraint failed", 500,
+		 "Database error (FOREIGN KEY constraint failed)"},
+		{STORE_ERR_FULL | STORE_ERR_IN_EXPORT, "database or disk is full", 507,
+		 "Cannot copy the state to export (database or disk is full)"},
+		{STORE_ERR_UNAVAILABLE | STORE_ERR_IN_EXPORT, "out of memory", 503,
+		 "Cannot copy the state to export (out of memory)"},
+		{STORE_ERR_INTERNAL | STORE_ERR_IN_EXPORT, "SQL logic error", 500,
+		 "Cannot copy the state to export (SQL logic error)"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct error err = {0};
+		CHECK(error_set_code(&err, cases[i].code, cases[i].detail) == -1);
+		CHECK_INT_EQ(err.status, 0);
+		error_from_store(&err);
+		CHECK_INT_EQ(err.status, cases[i].status);
+		CHECK_INT_EQ(err.code, 0);
+		CHECK_STR_EQ(err.msg, cases[i].msg);
+	}
+	/* An id longer than the wording quotes is cut, as the answers always cut it. */
+	char id[400];
+	memset(id, 'x', sizeof id - 1);
+	id[sizeof id - 1] = '\0';
+	struct error err = {0};
+	error_set_code(&err, STORE_ERR_NOT_FIXTURE_ORG, id);
+	error_from_store(&err);
+	CHECK_INT_EQ((long long)strlen(err.msg), (long long)strlen("Org  is not a fixture org") + 256);
+	/* Not a store error: left as it is. */
+	error_set(&err, 401, "Invalid API key");
+	error_from_store(&err);
+	CHECK_INT_EQ(err.status, 401);
+	CHECK_STR_EQ(err.msg, "Invalid API key");
+}
+
+/* The store says what went wrong in its own terms (a code, the id it names),
+ * never as an HTTP status. */
+static void reports_store_errors(void)
+{
+	struct fixture *f;
+	struct store *s = open_demo(":memory:", &f);
+	CHECK(store_set_fixture(s, f, false, &(struct error){0}) == 0);
+	struct error err = {0};
+	struct contact c = {0};
+	CHECK(store_contact_get(s, "org_demo", "ct_nobody", &c, &err) == -1);
+	CHECK_INT_EQ(err.code, STORE_ERR_CONTACT_NOT_FOUND);
+	CHECK_INT_EQ(err.status, 0);
+	/* A contact of another org is not found either. */
+	err = (struct error){0};
+	CHECK(store_contact_get(s, "org_acme", "ct_ada", &c, &err) == -1);
+	CHECK_INT_EQ(err.code, STORE_ERR_CONTACT_NOT_FOUND);
+	err = (struct error){0};
+	CHECK(store_contact_add_segment(s, "org_demo", "ct_ada", "seg_nope", 1, &err) == -1);
+	CHECK_INT_EQ(err.code, STORE_ERR_SEGMENT_NOT_FOUND);
+	CHECK_INT_EQ(err.status, 0);
+	err = (struct error){0};
+	char *ids[] = {"seg_vip", "seg_nope"};
+	struct contact nc = {.id = "ct_new", .name = "New"};
+	CHECK(store_contact_create(s, "org_demo", &nc, ids, 2, &err) == -1);
+	CHECK_INT_EQ(err.code, STORE_ERR_UNKNOWN_SEGMENT);
+	CHECK_STR_EQ(err.msg, "seg_nope");
+	CHECK_INT_EQ(err.status, 0);
+	err = (struct error){0};
+	CHECK(store_org_delete(s, "org_nope", &err) == -1);
+	CHECK_INT_EQ(err.code, STORE_ERR_ORG_NOT_FOUND);
+	err = (struct error){0};
+	CHECK(store_org_delete(s, "org_demo", &err) == -1);
+	CHECK_INT_EQ(err.code, STORE_ERR_FIXTURE_ORG);
+	CHECK_STR_EQ(err.msg, "org_demo");
+	err = (struct error){0};
+	CHECK(store_reset_org(s, "org_nope", &err) == -1);
+	CHECK_INT_EQ(err.code, STORE_ERR_NOT_FIXTURE_ORG);
+	CHECK_STR_EQ(err.msg, "org_nope");
+	CHECK_INT_EQ(err.status, 0);
+	/* Nothing of the refused create was kept. */
+	CHECK(store_contact_get(s, "org_demo", "ct_new", &c, &err) == -1);
+	store_close(s);
+	fixture_free(f);
+}
+
 static const struct test_case cases[] = {
 	TEST_CASE("store@bulk-load-makes-the-same-database", bulk_load_makes_the_same_database),
 	TEST_CASE("store@plan-list-in-index-order", plan_list_in_index_order),
@@ -857,6 +958,8 @@ static const struct test_case cases[] = {
 	TEST_CASE("store@joining-keeps-max-batch", joining_keeps_max_batch),
 	TEST_CASE("store@slow-batches-take-no-one-in", slow_batches_take_no_one_in),
 	TEST_CASE("store@committed-runs-before-any-done", committed_runs_before_any_done),
+	TEST_CASE("store@error-answers", error_answers),
+	TEST_CASE("store@reports-store-errors-not-statuses", reports_store_errors),
 };
 
 TEST_MAIN(cases)
