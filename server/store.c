@@ -6,7 +6,9 @@
  *                     is explained at its top)
  *   store_contacts.c  one contact: read, update, create, channels, segments
  *   store_list.c      the list query of GET /orgs/{org_id}/contacts
- *   store_fixture.c   fixture loading, resets, isolated org copies */
+ *   store_fixture.c   fixture loading, resets, isolated org copies
+ *   store_snapshot.c  export from a private copy; import's staging and swap
+ * Failures are store errors (store.h: enum store_error), never HTTP statuses. */
 #include "store_int.h"
 
 #include "embedded.h"

@@ -1,7 +1,7 @@
 /* The store: invent-mock's state in SQLite (schema, prepared statements,
- * transactions) and the one thread that runs every query, batching concurrent
- * requests into shared transactions. The concurrency model is explained at the
- * top of store_thread.c. */
+ * transactions) and the one thread that runs every query on it, batching
+ * concurrent requests into shared transactions. The concurrency model is
+ * explained at the top of store_thread.c. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* What the store's files share and no other module sees: struct store, the
  * prepared statements' ids and the helpers that run them. store.h is the API;
- * store.c explains the layout and the concurrency model. */
+ * store.c explains the layout, store_thread.c the concurrency model. */
 #pragma once
 #include "store.h"
 
@@ -99,7 +99,7 @@ struct store {
 	sqlite3 *ckpt_db;	 /* the checkpointer's connection; NULL for :memory: */
 	pthread_cond_t ckpt_wake; /* with lock */
 	bool ckpt_wanted, ckpt_running;
-	bool ckpt_copied;	 /* with lock: the checkpointer finished its copy; see on_wal_commit */
+	bool ckpt_copied;	 /* with lock: the checkpointer finished its copy; see catch_up */
 	pthread_t ckpt_thread;
 	int wal_pages;		 /* store thread: the WAL's size after the last commit */
 	int ckpt_next;		 /* store thread: the WAL size that starts the next round */

@@ -2,12 +2,16 @@
  * the checkpoint rounds that keep the WAL short.
  *
  * Concurrency model. One SQLite connection, owned by one store thread, runs every
- * query after start-up. HTTP threads never touch SQLite: they parse and validate
- * a request, wrap the work in a store_job and suspend the connection; the store
- * thread takes every job queued at that moment (up to max_batch), runs them one
- * after another inside a single transaction, takes in the jobs queued while they
- * ran (STORE_JOIN_ROUNDS times at most), COMMITs once, and only then calls
- * each job's done(), which resumes its connection with the answer. A failing job
+ * query on the store's data after start-up. HTTP threads never touch it: they
+ * parse and validate a request, wrap the work in a store_job and suspend the
+ * connection; the store thread takes every job queued at that moment (up to
+ * max_batch), runs them one after another inside a single transaction, takes in
+ * the jobs queued while they ran (STORE_JOIN_ROUNDS times at most, and only
+ * within the batch's join window), COMMITs once, and only then calls each
+ * job's done(), which resumes its connection with the answer. (Other threads
+ * open connections of their own to private databases only: an import stages
+ * its document in a new in-memory one, an export reads a private copy; and the
+ * checkpointer, below, opens the same file, for checkpoints alone.) A failing job
  * must leave no change behind, so every write function of the store is atomic by
  * itself (one statement, or a savepoint of its own) and a job calls at most one;
  * that spares a savepoint per job on the hot path. So:
@@ -17,7 +21,10 @@
  *    and a read never sees half of a change;
  *  - a burst of N concurrent PATCHes costs one transaction and one WAL sync
  *    rather than N, which is where the throughput comes from;
- *  - no SQLITE_BUSY between our own threads, since there is one connection.
+ *  - no SQLITE_BUSY for a job's queries: the only other connection to the file
+ *    is the checkpointer's, whose PASSIVE checkpoints never take the write
+ *    lock (a whole-store copy may still meet its lock for a moment, and
+ *    retries: store_copy_database).
  * Checkpoints (copying the WAL back into the database file, the only step that
  * fsyncs under synchronous=NORMAL) run in rounds: the bulk of each on a second
  * thread with its own connection, woken by the WAL hook, then a short catch-up
@@ -76,12 +83,13 @@ void store_thread_init(struct store *s, const struct store_options *opt)
  * transaction begins while every frame in it has been copied back, and a
  * checkpoint running beside a busy writer never gets there: commits keep
  * landing while it copies and syncs. Waking the checkpointer on every commit
- * past the threshold, as this did until 2026-11-27, ran checkpoints by the
- * thousand a second under load while the WAL still grew. So a round is: once
- * the WAL reaches ckpt_next pages, the checkpointer copies what is there, off
- * the store thread; then the store thread, between two batches, copies the
- * few frames committed meanwhile (catch_up: short, mostly its two fdatasync),
- * after which its next write restarts the WAL. The store thread pays one short
+ * past the threshold, as this did until 2026-11-27, ran checkpoints back to
+ * back under load while the WAL still grew (README, Performance, has the
+ * figures). So a round is: once the WAL reaches ckpt_next pages, the
+ * checkpointer copies what is there, off the store thread; then the store
+ * thread, between two batches, copies the few frames committed meanwhile
+ * (catch_up: short, mostly its two fdatasync), after which its next write
+ * restarts the WAL. The store thread pays one short
  * checkpoint per round, and a round starts at most once per
  * STORE_CHECKPOINT_PAGES pages of growth, so a reader that keeps an old
  * snapshot (an sqlite3 shell left open) cannot make it checkpoint on every commit. */
@@ -125,7 +133,7 @@ static void *checkpoint_thread(void *arg)
 		s->ckpt_wanted = false;
 		pthread_mutex_unlock(&s->lock);
 		/* PASSIVE never blocks the writer. The second pass copies what was
-		 * committed during the first (a few ms), and a pass that does not
+		 * committed during the first, and a pass that does not
 		 * reach the WAL's end leaves the database file unsynced: syncing it
 		 * here leaves catch_up() little to copy and little to sync.
 		 *
