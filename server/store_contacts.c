@@ -54,6 +54,7 @@ const struct store_sql store_contacts_sql[] = {
 
 const char *store_lists_get(struct store *s, int64_t contact_pk, size_t *len)
 {
+	assert(store_thread_owns(s));
 	if (!s->lists)
 		return NULL;
 	const struct lists_slot *slot = &s->lists[(uint64_t)contact_pk % LISTS_SLOTS];
@@ -65,6 +66,7 @@ const char *store_lists_get(struct store *s, int64_t contact_pk, size_t *len)
 
 void store_lists_keep(struct store *s, int64_t contact_pk, char *text, size_t len)
 {
+	assert(store_thread_owns(s));
 	if (!s->lists)
 		s->lists = xcalloc(LISTS_SLOTS, sizeof *s->lists);
 	struct lists_slot *slot = &s->lists[(uint64_t)contact_pk % LISTS_SLOTS];
@@ -106,6 +108,7 @@ void store_segment_from_row(sqlite3_stmt *st, struct segment *sg)
 	sg->name = col_text(st, 1);
 	sg->color = col_text(st, 2);
 	sg->contacts_count = sqlite3_column_int64(st, 3);
+	assert(sg->contacts_count >= 0); /* kept by triggers */
 	sg->created_at = sqlite3_column_int64(st, 4);
 	sg->updated_at = sqlite3_column_int64(st, 5);
 }

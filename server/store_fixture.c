@@ -263,6 +263,7 @@ int store_reset(struct store *s, struct error *err)
 	lists_changed(s);
 	if (s->read_only)
 		return read_only_error(s, err);
+	assert(s->pristine); /* store_set_fixture() came first */
 	/* Leaves exactly the fixture state: isolated orgs are gone with the rest. */
 	int rc = store_copy_database(s->db, "main", s->pristine->db, "main");
 	return rc == SQLITE_OK ? 0 : db_error(s, rc, err);

@@ -6,6 +6,8 @@
 
 #include "xalloc.h"
 
+#include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -110,6 +112,14 @@ struct store {
 
 /* --- Statement helpers --- */
 
+/* Whether the calling thread may run queries on s (store.h: "on the store
+ * thread inside a job, or before store_start()"). A store never started (a
+ * staged fixture state, or the one resets return to) is anyone's. For assert(). */
+static inline bool store_thread_owns(const struct store *s)
+{
+	return !s->running || pthread_equal(pthread_self(), s->thread);
+}
+
 /* The store error a failing SQLite result code is (README, Fidelity notes:
  * 507 for a full disk, 503 for a busy, locked, read-only or failing one). */
 static inline int store_error_of(int sqlite_rc)
@@ -139,6 +149,7 @@ static inline int db_error(struct store *s, int rc, struct error *err)
 /* Statement id, reset and unbound, ready to bind. */
 static inline sqlite3_stmt *stmt(struct store *s, int id)
 {
+	assert(store_thread_owns(s));
 	sqlite3_stmt *st = s->st[id];
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);

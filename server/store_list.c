@@ -303,6 +303,7 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 			struct contact **out, size_t *n, int64_t *total, struct error *err)
 {
 	struct store_list_query q0 = *query, *q = &q0;
+	assert(q->page >= 1 && q->take >= 1); /* the handler checked them */
 	if (resolve_segment(s, q, err))
 		return -1;
 	unsigned mask = list_mask(q);
@@ -324,6 +325,7 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 		goto fail;
 	}
 	*total = sqlite3_column_int64(st, 0);
+	assert(*total >= 0); /* kept by triggers (migration 004), or counted */
 	sqlite3_reset(st);
 
 	if (!(st = list_stmt(s, mask, false, err)))

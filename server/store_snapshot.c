@@ -56,6 +56,7 @@ int store_attach_pristine(struct store *s, struct store *staged, struct error *e
 int store_replace_fixture(struct store *s, struct store *staged, struct error *err)
 {
 	lists_changed(s);
+	assert(staged->shared_name); /* made by store_stage_fixture() */
 	if (s->read_only || !s->pristine)
 		return error_set_code(err, STORE_ERR_READ_ONLY, NULL);
 	/* The baseline first, which copies nothing, then the data, as a reset

@@ -98,6 +98,7 @@ void store_thread_init(struct store *s, const struct store_options *opt)
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *s = arg;
+	assert(store_thread_owns(s));
 	/* Every byte of the commit reached the kernel inside COMMIT (walbuf.c). */
 	assert(walbuf_pending(db) == 0);
 	if (pages < s->wal_pages) /* the WAL restarted */
@@ -118,6 +119,7 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 /* The second half of a round, on the store thread between batches. */
 static void catch_up(struct store *s)
 {
+	assert(store_thread_owns(s));
 	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
@@ -196,6 +198,7 @@ static void fail_job(struct store_job *j, const struct error *why)
  * before a job that must run alone if stop_at_alone; NULL if none. */
 static struct store_job *dequeue(struct store *s, unsigned max, bool stop_at_alone)
 {
+	assert(pthread_mutex_trylock(&s->lock) == EBUSY); /* held (by the caller) */
 	struct store_job *first = s->head, *last = first;
 	if (!first || !max || (stop_at_alone && first->alone))
 		return NULL;
@@ -229,6 +232,7 @@ static struct store_job *run_transaction(struct store *s, struct store_job *firs
 		if (!j || j->alone)
 			break;
 		ran++;
+		assert(ran <= s->max_batch);
 		if (!in_txn) {
 			fail_job(j, &e);
 			continue;
