@@ -303,16 +303,13 @@ void admin_export(struct request *r)
 	request_defer_alone(r, export_run, export_reply);
 }
 
-/* [decided] The source an import is recorded under (health's "fixtures"). */
-static const char import_source[] = "POST /__admin/import";
-
 /* On a thread of its own: parsing and staging 100,000 contacts takes seconds. */
 static void import_prepare(struct request *r)
 {
 	struct admin_op *op = request_data(r);
 	size_t len;
 	const char *body = request_body(r, &len);
-	snapshot_prepare(request_app(r), body, len, import_source, false, &op->snap,
+	snapshot_prepare(request_app(r), body, len, SNAPSHOT_IMPORT_SOURCE, false, &op->snap,
 			 &op->prepare_err);
 }
 
@@ -341,7 +338,7 @@ static void import_reply(struct request *r)
 {
 	struct admin_op *op = request_data(r);
 	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "fixtures", import_source);
+	cJSON_AddStringToObject(o, "fixtures", SNAPSHOT_IMPORT_SOURCE);
 	cJSON_AddStringToObject(o, "fixtures_hash", snapshot_hash(op->snap));
 	cJSON_AddNumberToObject(o, "orgs", (double)snapshot_orgs(op->snap));
 	cJSON_AddNumberToObject(o, "contacts", (double)snapshot_contacts(op->snap));

@@ -7,6 +7,7 @@
 #include "fixtures.h"
 #include "journal.h"
 #include "ratelimit.h"
+#include "snapshot.h"
 #include "http.h"
 #include "ids.h"
 #include "store.h"
@@ -26,9 +27,12 @@
  * Without --fixtures nothing was asked for but the database: one loaded from a
  * fixture file is then refused with a line that names that file (a demo
  * prepared with --fixtures must not be lost to the built-in demo data because
- * the flag was forgotten); --reset loads the demo data over it. Returns 1 when
- * the data must be loaded, 0 when it matches, -1 with err (a database failure,
- * or that refusal). */
+ * the flag was forgotten); --reset loads the demo data over it. Data imported
+ * with POST /__admin/import is served as it is, neither refused nor loaded over:
+ * no file can be named to serve it, and it must stay reachable (to export it);
+ * a reset then returns to the demo data, the fixtures of this start. Returns 1
+ * when the data must be loaded, 0 when it is served as it is, -1 with err (a
+ * database failure, or that refusal). */
 static int app_fixture_differs(struct app *a, struct error *err)
 {
 	char stored[17];
@@ -37,6 +41,13 @@ static int app_fixture_differs(struct app *a, struct error *err)
 		return -1;
 	int rc = 0;
 	if (!strcmp(stored, a->fixture->hash)) {
+		rc = 0;
+	} else if (!a->config->fixtures_path && !strcmp(source, SNAPSHOT_IMPORT_SOURCE)) {
+		fprintf(stderr,
+			"invent-mock: %s holds data imported with %s (hash %s): serving it as it is; "
+			"a reset loads the demo data (export it and start with --fixtures FILE to "
+			"make it the state a reset returns to)\n",
+			a->config->db_path, SNAPSHOT_IMPORT_SOURCE, stored);
 		rc = 0;
 	} else if (!a->config->fixtures_path && stored[0] && strcmp(source, a->fixture->source)) {
 		/* (The same name with another hash is an older build's demo data.) */

@@ -12,6 +12,10 @@ struct app;
 struct store;
 struct snapshot;
 
+/* [decided] The source an import is recorded under: health's "fixtures", and the
+ * fixture row of the database, which a start without --fixtures reads (app.c). */
+#define SNAPSHOT_IMPORT_SOURCE "POST /__admin/import"
+
 /* Parses text[0..len) (text[len] must be '\0') as a fixture document, with
  * file messages ("<source>: <json path>: ...", as --fixtures at start) or
  * without the source (an import's body), and stages it (store_stage_fixture).

@@ -248,6 +248,40 @@ def import_replaces_state_and_baseline(exe):
         assert st == 200 and hd["pagination-count"] == "5", (st, raw)
 
 
+@case("snapshot@import-kept-across-restart")
+def import_kept_across_restart(exe):
+    """Imported data is served as it is by a start without --fixtures (no file can
+    be named to serve it), not refused nor loaded over; a reset then returns to
+    the demo data, the fixtures of that start."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "demo.db")
+        with server(exe, ["--db", db]) as a:
+            st, body, _ = jcall(a.port, "POST", "/__admin/import", json.dumps(imported_doc()))
+            assert st == 200, body
+            imported_hash = body["fixtures_hash"]
+            st, b, _ = jcall(a.port, "PATCH", "/orgs/c/contacts/ct_3", {"blocked": True}, key="sk_imp")
+            assert st == 200 and b["blocked"], b
+            before = export(a.port)
+            assert a.stop() == 0
+        with server(exe, ["--db", db]) as b:
+            line = ("invent-mock: %s holds data imported with POST /__admin/import (hash %s): "
+                    "serving it as it is; a reset loads the demo data (export it and start "
+                    "with --fixtures FILE to make it the state a reset returns to)" % (db, imported_hash))
+            assert line in b.stderr_lines, b.stderr_lines
+            assert export(b.port) == before, "the imported state was not served as it was"
+            st, c, _ = jcall(b.port, "GET", "/__admin/orgs/org_imp/contacts/ct_3")
+            assert st == 200 and c["blocked"] is True, c
+            st, _, _ = call(b.port, "GET", "/orgs/c/contacts", key="sk_test_demo")
+            assert st == 401, "the demo data was loaded over the import"
+            st, body, _ = jcall(b.port, "POST", "/__admin/reset")
+            assert st == 200, body
+            st, _, _ = call(b.port, "GET", "/orgs/c/contacts", key="sk_imp")
+            assert st == 401, "a reset did not return to the demo data"
+            st, raw, hd = call(b.port, "GET", "/orgs/c/contacts", key="sk_test_demo")
+            assert st == 200 and hd["pagination-count"] == "52", (st, hd)
+            assert b.stop() == 0
+
+
 def bad_documents():
     """(document text, message) pairs, one per kind of refusal."""
     ok = imported_doc()
