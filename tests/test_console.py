@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 import urllib.parse
 
@@ -538,6 +539,54 @@ def isolated_and_faults(c):
     c.expect_no_errors()
 
 
+@browser_case("snapshot-export-and-import")
+def snapshot_export_import(c):
+    c.open()
+    c.api.call("PATCH", "/orgs/c/contacts/ct_ada", {"blocked": True}, key=KEY)
+    c.click("#tab-control")
+    with tempfile.TemporaryDirectory() as tmp:
+        # Export: the file the browser saves is the server's export, byte for byte.
+        c.d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": tmp})
+        c.click("#export-button")
+        saved = os.path.join(tmp, "invent-mock-export.json")
+        c.until(lambda: os.path.exists(saved) and c.text("#snap-result").startswith("Exported"),
+                what="export saved")
+        st, _, want = c.api.call("GET", "/__admin/export")
+        assert st == 200
+        c.until(lambda: open(saved, "rb").read() == want, what="the saved file is the export")
+        assert c.text("#snap-result") == "Exported %s bytes" % format(len(want), ","), c.text("#snap-result")
+        assert json.loads(want)["orgs"][0]["contacts"]  # a real document, with ct_ada blocked in it
+        # Import: a refused file changes nothing and shows the envelope's message...
+        bad = os.path.join(tmp, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"orgs": [{"id": "c"}]}')
+        c.one("#import-file").send_keys(bad)
+        c.click("#import-button")
+        c.until(lambda: c.one("#toast").is_displayed(), what="refusal shown")
+        assert c.text("#toast-text") == '400 Bad Request: orgs[0].id: "c" is reserved for the key\'s own org', \
+            c.text("#toast-text")
+        assert c.api.call("GET", "/__admin/export")[2] == want
+        # ...and a valid one replaces the state, orgs and contacts shown from it.
+        doc = {"orgs": [{"id": "org_snap", "name": "Snapshot Org", "api_keys": ["sk_snap"],
+                         "contacts": [{"id": "ct_s%d" % i, "name": "Snap %d" % i,
+                                       "created_at": "2025-01-0%dT00:00:00.000Z" % (i + 1)}
+                                      for i in range(3)]}]}
+        good = os.path.join(tmp, "snap.json")
+        with open(good, "w") as f:
+            json.dump(doc, f)
+        c.one("#import-file").send_keys(good)
+        c.click("#import-button")
+        c.until(lambda: (c.text("#snap-result") or "").startswith("Imported snap.json: 1 orgs, 3 contacts"),
+                what="import result")
+        c.until(lambda: c.css("#org-tree .org[data-org='org_snap']"), what="the imported org listed")
+        assert [o["id"] for o in c.api.json("GET", "/__admin/orgs")["orgs"]] == ["org_snap"]
+        assert c.api.call("GET", "/orgs/c/contacts", key=KEY)[0] == 401
+        c.click("#tab-contacts")
+        c.until(lambda: sorted(r.get_attribute("data-id") for r in c.css("#contacts-body tr")) ==
+                ["ct_s0", "ct_s1", "ct_s2"], what="the imported contacts shown")
+    c.expect_no_errors(allowed=[r"/__admin/import - Failed to load resource: .* 400 \(Bad Request\)"])
+
+
 @browser_case("create-contact-and-error-envelope")
 def create_and_errors(c):
     c.open()
@@ -632,7 +681,8 @@ def state_and_actions(exe, shots):
 @case("console@live-traffic-and-control")
 def live_traffic_and_control(exe, shots):
     run_browser_cases(["outside-patch-updates-row-and-journal", "journal-filters", "reset-brings-data-back",
-                       "frozen-clock-stamps-patch", "isolated-orgs-and-faults", "reconnects-after-a-restart"],
+                       "frozen-clock-stamps-patch", "isolated-orgs-and-faults", "snapshot-export-and-import",
+                       "reconnects-after-a-restart"],
                       exe, shots)
 
 
@@ -640,7 +690,7 @@ assert sorted(BROWSER_CASES) == sorted(
     ["loads-demo-and-finds-a-contact", "block-in-console-shows-in-api", "create-contact-and-error-envelope",
      "asks-for-the-admin-token", "narrow-window", "outside-patch-updates-row-and-journal", "journal-filters",
      "reset-brings-data-back", "frozen-clock-stamps-patch", "isolated-orgs-and-faults",
-     "reconnects-after-a-restart"]), "a case in no group"
+     "snapshot-export-and-import", "reconnects-after-a-restart"]), "a case in no group"
 
 
 if __name__ == "__main__":
