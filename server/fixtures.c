@@ -666,7 +666,7 @@ static int parse(const char *text, size_t len, const char *source, const char *p
 	f->source = xstrdup(source);
 	snprintf(f->hash, sizeof f->hash, "%016" PRIx64, fnv1a64(text, len));
 	/* The tree is read into the structs below and then dropped whole. */
-	bool arena = xalloc_cjson_arena_begin();
+	bool arena = xalloc_cjson_arena_begin(len);
 	if (json_strict_parse_path(text, len, &root, p, sizeof p, &jerr)) {
 		if (p[0])
 			error_set(err, 0, "%s%s: is a duplicate key", prefix, p);

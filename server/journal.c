@@ -596,7 +596,7 @@ static void put_contacts(struct jsonbuf *b, const char *const *field)
 		const struct json_member *m = &am[i];
 		for (int k = 0; k < nf; k++)
 			if (fm[k].key_len == am[i].key_len && !memcmp(fm[k].key, am[i].key, am[i].key_len))
-				m = &fm[k]; /* the last of a key sent twice, as replacing in turn gives */
+				m = &fm[k]; /* the last of a key sent twice wins, as JSON is usually read */
 		if (i)
 			jsonbuf_raw(b, ",", 1);
 		jsonbuf_raw(b, "\"", 1);
@@ -627,9 +627,7 @@ static char *entry_render(const struct slot *s, const char *const *field, bool b
 	put_text(&b, "method", *method ? method : NULL);
 	put_text(&b, "path", *path ? path : NULL);
 	put_text(&b, "query", field[F_QUERY]);
-	/* What the org_id filter matches: the org the path names, for "c" the
-	 * key's own org; null when neither names one (a "c" with an unknown key). */
-	put_text(&b, "org_id", *org ? org : NULL);
+	put_text(&b, "org_id", *org ? org : NULL); /* the slot's filter key */
 	put_headers(&b, field[F_HEADERS]);
 	if (bodies)
 		put_text(&b, "request_body", field[F_REQUEST_BODY]);

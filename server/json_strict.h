@@ -34,8 +34,9 @@ struct json_member {
 	size_t key_len, value_len;
 };
 
-/* Splits buf[0..len), which must be exactly one object in the strict sense
- * above, into its members, in order, without building a tree. Returns how many
+/* Splits buf[0..len), which must be exactly one object of strict syntax (UTF-8,
+ * escapes and nesting checked as above; a key may come twice, and each comes
+ * back in order), into its members without building a tree. Returns how many
  * (at most max), or -1 if buf is not such an object or has more than max. */
 int json_object_members(const char *buf, size_t len, struct json_member *out, size_t max);
 

@@ -72,7 +72,11 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
-enum { ARENA_BLOCK = 4 << 20 }; /* bytes; a larger allocation has a block of its own */
+enum {
+	ARENA_BLOCK = 4 << 20,	    /* bytes; a larger allocation has a block of its own */
+	ARENA_FIRST_MIN = 64 << 10, /* the first block's least size */
+	ARENA_PER_BYTE = 6,	    /* tree bytes per document byte, about (README, Performance) */
+};
 
 struct arena_block {
 	struct arena_block *next;
@@ -83,6 +87,7 @@ struct arena_block {
 static bool hooks_installed;
 static _Thread_local bool arena_on;
 static _Thread_local struct arena_block *arena; /* the newest block first */
+static _Thread_local size_t arena_first;	/* the first block's size */
 
 static void *cjson_malloc(size_t n)
 {
@@ -90,7 +95,9 @@ static void *cjson_malloc(size_t n)
 		return xmalloc(n);
 	n = (n + 15) & ~(size_t)15; /* cJSON stores pointers and doubles */
 	if (!arena || arena->size - arena->used < n) {
-		size_t size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+		/* A small document (the demo data, a test's) maps no more than it needs. */
+		size_t block = arena ? ARENA_BLOCK : arena_first;
+		size_t size = n > block / 4 ? n : block;
 		/* Mapped with its pages at once: a large document's tree is
 		 * hundreds of MB, and a page first touched is a page fault, dear on
 		 * a virtual machine; MAP_POPULATE takes a block's faults in one call. */
@@ -100,7 +107,7 @@ static void *cjson_malloc(size_t n)
 			oom(sizeof *b + size);
 		b->used = 0;
 		b->size = size;
-		if (arena && size != ARENA_BLOCK) {
+		if (arena && size != block) {
 			/* A block of its own goes behind the current one, which keeps
 			 * its room for what comes next. */
 			b->next = arena->next;
@@ -129,8 +136,8 @@ void xalloc_install_cjson_hooks(void)
 	hooks_installed = true;
 }
 
-/* Under AddressSanitizer cJSON keeps allocating block by block, so that a
- * write past one of its allocations is still caught. */
+/* Under AddressSanitizer or Valgrind cJSON keeps allocating block by block,
+ * so that a write past one of its allocations is still caught. */
 #if defined(__SANITIZE_ADDRESS__)
 #define ARENA_ALLOWED 0
 #elif defined(__has_feature)
@@ -141,11 +148,18 @@ void xalloc_install_cjson_hooks(void)
 #ifndef ARENA_ALLOWED
 #define ARENA_ALLOWED 1
 #endif
+#ifdef HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 
-bool xalloc_cjson_arena_begin(void)
+bool xalloc_cjson_arena_begin(size_t doc_len)
 {
-	if (!hooks_installed || !ARENA_ALLOWED)
+	if (!hooks_installed || !ARENA_ALLOWED || RUNNING_ON_VALGRIND)
 		return false;
+	size_t want = doc_len < ARENA_BLOCK / ARENA_PER_BYTE ? doc_len * ARENA_PER_BYTE : ARENA_BLOCK;
+	arena_first = (want < ARENA_FIRST_MIN ? ARENA_FIRST_MIN : want + 4095) & ~(size_t)4095;
 	arena_on = true;
 	return true;
 }

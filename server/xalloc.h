@@ -16,18 +16,21 @@ char *xstrndup(const char *s, size_t n);
 /* printf into a fresh heap string; free() it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Installs xmalloc/free as cJSON's allocator. Call once, before any thread starts. */
+/* Installs xalloc's allocator into cJSON: xmalloc and free, or the calling
+ * thread's arena between xalloc_cjson_arena_begin() and _end(). Call once,
+ * before any thread starts. */
 void xalloc_install_cjson_hooks(void);
 
 /* A large document parsed with cJSON is millions of small allocations (a node
  * per value, a string per key and text), all freed together once it has been
- * read: in a fixture of 100,000 contacts, most of cJSON's time went to malloc
- * and free. Between these two calls, the calling thread's cJSON allocations
- * come from an arena of large blocks and cJSON frees nothing; the end frees
- * the arena at once. So a tree made in between must be neither used nor
- * deleted after the end, and one made before must not be deleted in between.
- * Returns false (and no arena is made) when the hooks above are not
- * installed: cJSON then allocates as usual, and its trees are deleted as
- * usual. */
-bool xalloc_cjson_arena_begin(void);
+ * read, and as many pages touched for the first time. Between these two calls,
+ * the calling thread's cJSON allocations come from an arena of large blocks
+ * and cJSON frees nothing; the end frees the arena at once. So a tree made in
+ * between must be neither used nor deleted after the end, one made before must
+ * not be deleted in between, and the two calls do not nest. doc_len, the
+ * document's length, sizes the first block. Returns false (and no arena is
+ * made) when the hooks above are not installed, or under AddressSanitizer or
+ * Valgrind, whose checks an arena would hide: cJSON then allocates as usual,
+ * and its trees are deleted as usual. */
+bool xalloc_cjson_arena_begin(size_t doc_len);
 void xalloc_cjson_arena_end(void);

@@ -1408,13 +1408,15 @@ static void journal_filter_org_id(void)
 	static const char *const want[] = {"org_demo", "org_demo_eu", NULL, "org_demo", "org_acme",
 					   "org_demo", "org_demo", "org_demo"};
 	size_t i = 0;
-	for (const cJSON *e = j->child; e; e = e->next, i++) {
+	const cJSON *e = j->child;
+	for (; e && i < 8; e = e->next, i++) {
 		if (want[i])
 			CHECK_STR_EQ(str(e, "org_id"), want[i]);
 		else
 			is_null(e, "org_id");
 	}
 	CHECK_INT_EQ(i, 8);
+	CHECK(!e);
 	cJSON_Delete(j);
 	test_server_stop(ts);
 }
