@@ -64,6 +64,7 @@ struct subscriber {
 	struct buf out;		 /* being handed out by the reader */
 	int64_t replay_next;	 /* the journal's entries still to replay: ids */
 	int64_t replay_last;	 /* replay_next..replay_last (none when next > last) */
+	uint64_t joined;	 /* hub->enqueued when it subscribed */
 	bool suspended;		 /* by its reader, with nothing to send */
 	int64_t resumed_ns;	 /* when it was last resumed (monotonic) */
 	bool gone;		 /* its client left, or it fell too far behind: end it */
@@ -74,6 +75,7 @@ struct subscriber {
  * (id), or a state event's text. */
 struct pending {
 	int64_t id;	/* 0: text */
+	uint64_t seq;	/* hub->enqueued once it was queued */
 	char *text;
 	struct pending *next;
 };
@@ -88,6 +90,7 @@ struct events_hub {
 	int64_t flush_ns; /* when the hub's thread resumes the streams with events waiting; 0: none */
 	struct pending *queue, **queue_tail; /* in order, for the hub's thread */
 	size_t queued;			     /* in queue */
+	uint64_t enqueued;		     /* events ever queued */
 	_Atomic unsigned n;   /* subscribers; read without the lock on every request */
 	_Atomic bool stopping;
 	bool thread_running;
@@ -107,14 +110,15 @@ static void resume(struct subscriber *s, int64_t now_ns)
  * meanwhile. Under a stream of requests each subscriber so wakes (a resume, a
  * write, a suspend: each an epoll_ctl() or a send()) 50 times a second, not
  * once per request, which halved the API's throughput. */
-static void queue_all(struct events_hub *hub, int64_t id, const char *text, size_t len)
+static void queue_all(struct events_hub *hub, int64_t id, uint64_t seq, const char *text, size_t len)
 {
 	int64_t now = clock_monotonic_ns();
 	bool later = false;
 	for (struct subscriber *s = hub->subs; s; s = s->next) {
-		/* Entries up to replay_last are the replay's (or were there before
-		 * it subscribed). */
-		if (s->gone || (id && id <= s->replay_last))
+		/* Entries up to replay_last are the replay's; and an event queued
+		 * before it subscribed, though sent after, is not its business (a
+		 * reset it did not see happen). */
+		if (s->gone || (id && id <= s->replay_last) || seq <= s->joined)
 			continue;
 		if (s->live.len + len > EVENTS_BACKLOG_MAX)
 			s->gone = true; /* its reader ends it */
@@ -167,7 +171,7 @@ static void enqueue(struct events_hub *hub, int64_t id, char *text)
 	}
 	hub->queued++;
 	struct pending *p = xmalloc(sizeof *p);
-	*p = (struct pending){.id = id, .text = text};
+	*p = (struct pending){.id = id, .seq = ++hub->enqueued, .text = text};
 	*hub->queue_tail = p;
 	hub->queue_tail = &p->next;
 	pthread_cond_signal(&hub->wake);
@@ -234,7 +238,7 @@ static void drain(struct events_hub *hub)
 			struct pending *p = list;
 			list = p->next;
 			if (p->text)
-				queue_all(hub, p->id, p->text, strlen(p->text));
+				queue_all(hub, p->id, p->seq, p->text, strlen(p->text));
 			free(p->text);
 			free(p);
 		}
@@ -366,6 +370,7 @@ void events_subscribe(struct request *r)
 		int64_t newest = journal_newest_id(hub->journal);
 		s->replay_next = after >= 0 ? after + 1 : newest + 1;
 		s->replay_last = newest;
+		s->joined = hub->enqueued;
 		s->next = hub->subs;
 		hub->subs = s;
 		atomic_fetch_add(&hub->n, 1);
@@ -447,7 +452,7 @@ static void *hub_thread(void *arg)
 		if (now.tv_sec > next_keepalive.tv_sec ||
 		    (now.tv_sec == next_keepalive.tv_sec && now.tv_nsec >= next_keepalive.tv_nsec)) {
 			static const char comment[] = ": keep-alive\n\n";
-			queue_all(hub, 0, comment, sizeof comment - 1);
+			queue_all(hub, 0, UINT64_MAX, comment, sizeof comment - 1);
 			next_keepalive = in_ms(keepalive_ms);
 		}
 	}
