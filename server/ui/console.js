@@ -415,21 +415,10 @@ async function submitCreate(ev) {
 
 // --- Journal ---
 
-// The org a journal entry acted on: the server's word if it gives one, else the
-// path's, else ("c") the org whose key ends as the journaled Authorization does.
+// The org a journal entry acted on, as the journal's own org_id filter sees it
+// (for /orgs/c/... the key's org); null when the request named none.
 function entryOrg(e) {
-  if (e.org_id) return e.org_id;
-  const m = /^\/orgs\/([^/]+)/.exec(e.path || '');
-  if (!m) return null;
-  let org;
-  try { org = decodeURIComponent(m[1]); } catch { org = m[1]; }
-  if (org !== 'c') return org;
-  const auth = e.request_headers && Object.entries(e.request_headers)
-    .find(([k]) => k.toLowerCase() === 'authorization');
-  const tail = auth && /^\.\.\.(.+)$/.exec(auth[1]);
-  if (!tail) return null;
-  const owners = state.orgs.filter((o) => o.api_keys.some((k) => k.endsWith(tail[1])));
-  return owners.length === 1 ? owners[0].id : null;
+  return e.org_id || null;
 }
 
 function isOwnRead(e) {
