@@ -173,6 +173,14 @@ int store_bulk_load_fixture(struct store *s, const struct fixture *f, struct err
 	}
 	sqlite3_finalize(st);
 	int ret = rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : db_error(s, rc, err);
+	char journal[16] = "";
+	if (!ret && (rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL)) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(journal, sizeof journal, "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	if (!ret && !journal[0])
+		ret = db_error(s, rc == SQLITE_OK ? SQLITE_ERROR : rc, err);
 	if (!ret)
 		ret = exec_sql(s->db, "PRAGMA journal_mode = OFF", err);
 	for (size_t i = 0; !ret && i < n; i++)
@@ -183,6 +191,14 @@ int store_bulk_load_fixture(struct store *s, const struct fixture *f, struct err
 		ret = exec_sql(s->db, make[i], err);
 	if (!ret)
 		ret = exec_sql(s->db, make_counts_sql, err);
+	/* Back to the journal store_open() gave it (a memdb's is MEMORY): only
+	 * the load could do without one; the fixture state is then the same
+	 * database as one loaded row by row, journal mode included. */
+	if (!ret) {
+		char *sql = sqlite3_mprintf("PRAGMA journal_mode = %s", journal);
+		ret = sql ? exec_sql(s->db, sql, err) : db_error(s, SQLITE_NOMEM, err);
+		sqlite3_free(sql);
+	}
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_free(drop[i]);
 		sqlite3_free(make[i]);
