@@ -110,15 +110,15 @@ static void resume(struct subscriber *s, int64_t now_ns)
  * meanwhile. Under a stream of requests each subscriber so wakes (a resume, a
  * write, a suspend: each an epoll_ctl() or a send()) 50 times a second, not
  * once per request, which halved the API's throughput. */
-static void queue_all(struct events_hub *hub, int64_t id, uint64_t seq, const char *text, size_t len)
+static void queue_all(struct events_hub *hub, uint64_t seq, const char *text, size_t len)
 {
 	int64_t now = clock_monotonic_ns();
 	bool later = false;
 	for (struct subscriber *s = hub->subs; s; s = s->next) {
-		/* Entries up to replay_last are the replay's; and an event queued
-		 * before it subscribed, though sent after, is not its business (a
-		 * reset it did not see happen). */
-		if (s->gone || (id && id <= s->replay_last) || seq <= s->joined)
+		/* An event queued before it subscribed, though sent after, is not
+		 * its business: an entry of its replay's (queued with the journal's
+		 * entry, under hub->order), or a reset it did not see happen. */
+		if (s->gone || seq <= s->joined)
 			continue;
 		if (s->live.len + len > EVENTS_BACKLOG_MAX)
 			s->gone = true; /* its reader ends it */
@@ -238,7 +238,7 @@ static void drain(struct events_hub *hub)
 			struct pending *p = list;
 			list = p->next;
 			if (p->text)
-				queue_all(hub, p->id, p->seq, p->text, strlen(p->text));
+				queue_all(hub, p->seq, p->text, strlen(p->text));
 			free(p->text);
 			free(p);
 		}
@@ -452,7 +452,7 @@ static void *hub_thread(void *arg)
 		if (now.tv_sec > next_keepalive.tv_sec ||
 		    (now.tv_sec == next_keepalive.tv_sec && now.tv_nsec >= next_keepalive.tv_nsec)) {
 			static const char comment[] = ": keep-alive\n\n";
-			queue_all(hub, 0, UINT64_MAX, comment, sizeof comment - 1);
+			queue_all(hub, UINT64_MAX, comment, sizeof comment - 1);
 			next_keepalive = in_ms(keepalive_ms);
 		}
 	}

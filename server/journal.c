@@ -520,47 +520,51 @@ static void put_text(struct jsonbuf *b, const char *key, const char *v)
 }
 
 /* The request's headers as an object; a header sent twice reads as one, its
- * values joined (RFC 9110 5.3), in the place of its first. Names are compared
- * as they print. */
+ * values joined (RFC 9110 5.3), in the place of its first. Names and values
+ * are compared and joined as they print. */
 static void put_headers(struct jsonbuf *b, const char *list)
 {
+	size_t n = 0;
+	for (const char *k = list; k && *k; n++) {
+		k += strlen(k) + 1; /* the name, then its value */
+		k += strlen(k) + 1;
+	}
+	char **name = xcalloc(n ? n : 1, sizeof *name), **value = xcalloc(n ? n : 1, sizeof *value);
+	const char *k = list;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = k + strlen(k) + 1;
+		name[i] = json_utf8_fix(k);
+		name[i] = name[i] ? name[i] : xstrdup(k);
+		value[i] = json_utf8_fix(v);
+		value[i] = value[i] ? value[i] : xstrdup(v);
+		k = v + strlen(v) + 1;
+	}
 	jsonbuf_key(b, "request_headers");
 	jsonbuf_open(b, '{');
-	for (const char *k = list; k && *k;) {
-		const char *v = k + strlen(k) + 1, *next = v + strlen(v) + 1;
-		char *fixed = json_utf8_fix(k);
-		const char *name = fixed ? fixed : k;
-		bool seen = false;
-		for (const char *p = list; p != k && !seen;) {
-			const char *pv = p + strlen(p) + 1;
-			char *pf = json_utf8_fix(p);
-			seen = !strcmp(pf ? pf : p, name);
-			free(pf);
-			p = pv + strlen(pv) + 1;
-		}
-		if (!seen) {
-			jsonbuf_key_string(b, name);
-			char *value = xstrdup(v);
-			for (const char *p = next; *p;) {
-				const char *pv = p + strlen(p) + 1;
-				char *pf = json_utf8_fix(p);
-				if (!strcmp(pf ? pf : p, name)) {
-					char *joined = xasprintf("%s, %s", value, pv);
-					free(value);
-					value = joined;
-				}
-				free(pf);
-				p = pv + strlen(pv) + 1;
+	for (size_t i = 0; i < n; i++) {
+		if (!name[i])
+			continue; /* joined to an earlier one */
+		char *joined = value[i];
+		for (size_t j = i + 1; j < n; j++) {
+			if (name[j] && !strcmp(name[j], name[i])) {
+				char *more = xasprintf("%s, %s", joined, value[j]);
+				free(joined);
+				joined = more;
+				free(name[j]);
+				name[j] = NULL;
 			}
-			char *fv = json_utf8_fix(value);
-			jsonbuf_string(b, fv ? fv : value);
-			free(fv);
-			free(value);
 		}
-		free(fixed);
-		k = next;
+		value[i] = joined;
+		jsonbuf_key_string(b, name[i]);
+		jsonbuf_string(b, joined);
 	}
 	jsonbuf_close(b, '}');
+	for (size_t i = 0; i < n; i++) {
+		free(name[i]);
+		free(value[i]);
+	}
+	free(name);
+	free(value);
 }
 
 enum { CONTACT_MEMBERS_MAX = 64 };

@@ -7,7 +7,6 @@
 #include "xalloc.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 

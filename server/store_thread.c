@@ -40,6 +40,7 @@
 #include "walbuf.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
