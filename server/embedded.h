@@ -10,6 +10,8 @@ extern const char embedded_migration_003[]; /* schema/migrations/003-fixture.sql
 extern const size_t embedded_migration_003_len;
 extern const char embedded_migration_004[]; /* schema/migrations/004-list-counts.sql */
 extern const size_t embedded_migration_004_len;
+extern const char embedded_migration_005[]; /* schema/migrations/005-trigrams.sql */
+extern const size_t embedded_migration_005_len;
 extern const char embedded_demo_json[]; /* fixtures/demo.json, NUL-terminated */
 extern const size_t embedded_demo_json_len;
 extern const char embedded_openapi_json[]; /* schema/openapi.json */

@@ -42,6 +42,8 @@ enum {
 	/* store_list.c */
 	ST_LIST_COUNT_ORG,
 	ST_LIST_COUNT_SEGMENT,
+	/* store_trigram.c */
+	ST_TRIGRAM_COUNT,
 	/* store.c: orgs, keys, counts */
 	ST_KEYS_ALL,
 	ST_ORGS_ALL,
@@ -61,6 +63,7 @@ extern const struct store_sql store_thread_sql[];
 extern const struct store_sql store_contacts_sql[];
 extern const struct store_sql store_fixture_sql[];
 extern const struct store_sql store_list_sql[];
+extern const struct store_sql store_trigram_sql[];
 
 /* The contact's own columns, in the order store_contact_from_row() reads them. */
 #define CONTACT_COLS                                                                      \
@@ -263,6 +266,25 @@ int store_copy_database(sqlite3 *dst, const char *dst_name, sqlite3 *src, const 
  * connection as "pristine", in place of the one attached before if any: the
  * same pages, shared, not a copy. Returns 0 or -1 with err. */
 int store_attach_pristine(struct store *s, struct store *staged, struct error *err);
+
+/* --- store_trigram.c: the trigram index (schema/migrations/005) --- */
+
+/* Registers the SQL function trigrams() on db, which the index's triggers and
+ * migration call: every connection that writes contacts or channels needs it.
+ * Returns SQLITE_OK or SQLite's failure. */
+int store_trigram_register(sqlite3 *db);
+
+/* Trigrams a substring filter's candidates are taken from: the rarest, then
+ * the ones each candidate is looked up by. */
+enum { STORE_TRIGRAM_PICK = 2 };
+
+/* Picks the trigrams of value (a name, search or username filter) that its
+ * candidates come from, rarest first, into pick. *indexed is false, and pick
+ * untouched, when the index cannot serve value (fewer than 3 bytes, not UTF-8)
+ * or would not narrow it (every trigram common): the filter then reads the
+ * org. Returns 0, or -1 with err if SQLite failed. */
+int store_trigram_pick(struct store *s, const char *value, int64_t pick[STORE_TRIGRAM_PICK],
+		       bool *indexed, struct error *err);
 
 /* --- store_list.c --- */
 

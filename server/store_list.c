@@ -20,17 +20,39 @@ enum {
 	LF_UNSUBSCRIBED,
 	LF_EXCLUDE_ADMINS,
 	LF_SEGMENT_WIDE, /* segment_id of a large segment: see store_contacts_list */
+	/* search, name, username served by the trigram index: in place of the above */
+	LF_SEARCH_INDEXED,
+	LF_NAME_INDEXED,
+	LF_USERNAME_INDEXED,
 	LF__COUNT,
 	LF_STATUS_SHIFT = LF__COUNT, /* 3 bits of enum store_status above the flags */
 	LF_MASKS = 1 << (LF__COUNT + 3),
 };
 
+/* The contacts that hold the trigrams bound to :<p>0 and :<p>1 (store_trigram_pick):
+ * those of the first, each then looked up by key under the second (CROSS JOIN
+ * keeps SQLite from starting with the second, a commoner one). */
+#define TRIGRAM_CANDIDATES(p)                                                                \
+	" c.pk IN (SELECT t0.contact_pk FROM contact_trigrams t0 CROSS JOIN contact_trigrams t1" \
+	" WHERE t0.tri = :" p "0 AND t1.tri = :" p "1 AND t1.contact_pk = t0.contact_pk)"
+
+/* The substring filters are LIKE, whichever way the contacts come: from the
+ * index, each candidate's channels are then read by contact, not the org's. */
 static const char *const list_fragments[LF__COUNT] = {
 	[LF_SEARCH] = " AND (c.name LIKE :search ESCAPE '\\' OR c.pk IN (SELECT contact_pk FROM"
 		      " channels WHERE org_id = :org AND (name LIKE :search ESCAPE '\\' OR username"
 		      " LIKE :search ESCAPE '\\' OR email LIKE :search ESCAPE '\\' OR phone LIKE"
 		      " :search ESCAPE '\\' OR user_id LIKE :search ESCAPE '\\')))",
 	[LF_NAME] = " AND c.name LIKE :name ESCAPE '\\'",
+	[LF_SEARCH_INDEXED] = " AND" TRIGRAM_CANDIDATES("search_t") " AND (c.name LIKE :search"
+			      " ESCAPE '\\' OR EXISTS (SELECT 1 FROM channels ch WHERE ch.contact_pk ="
+			      " c.pk AND (ch.name LIKE :search ESCAPE '\\' OR ch.username LIKE :search"
+			      " ESCAPE '\\' OR ch.email LIKE :search ESCAPE '\\' OR ch.phone LIKE"
+			      " :search ESCAPE '\\' OR ch.user_id LIKE :search ESCAPE '\\')))",
+	[LF_NAME_INDEXED] = " AND" TRIGRAM_CANDIDATES("name_t") " AND c.name LIKE :name ESCAPE '\\'",
+	[LF_USERNAME_INDEXED] = " AND" TRIGRAM_CANDIDATES("username_t") " AND EXISTS (SELECT 1"
+				" FROM channels ch WHERE ch.contact_pk = c.pk AND ch.username LIKE"
+				" :username ESCAPE '\\')",
 	[LF_EMAIL] = " AND c.pk IN (SELECT contact_pk FROM channels WHERE org_id = :org"
 		     " AND email = :email COLLATE NOCASE)",
 	[LF_USER_ID] = " AND c.pk IN (SELECT contact_pk FROM channels WHERE org_id = :org"
@@ -122,11 +144,14 @@ static sqlite3_stmt *list_stmt(struct store *s, unsigned mask, bool count, struc
 		sqlite3_clear_bindings(*slot);
 		return *slot;
 	}
-	/* A filter naming one email, user_id or segment selects few contacts: start
-	 * from its index and sort them ("+" keeps SQLite from walking the org's
-	 * contacts in list order instead; it has no statistics to know better). */
-	bool narrow = mask & ((1u << LF_EMAIL) | (1u << LF_USER_ID) | (1u << LF_SEGMENT));
-	char sql[4096];
+	/* A filter naming one email, user_id or segment, or a substring the
+	 * trigram index serves, selects few contacts: start from its index and sort
+	 * them ("+" keeps SQLite from walking the org's contacts in list order
+	 * instead; it has no statistics to know better). */
+	bool narrow = mask & ((1u << LF_EMAIL) | (1u << LF_USER_ID) | (1u << LF_SEGMENT) |
+			      (1u << LF_SEARCH_INDEXED) | (1u << LF_NAME_INDEXED) |
+			      (1u << LF_USERNAME_INDEXED));
+	char sql[8192];
 	size_t len = (size_t)snprintf(sql, sizeof sql, "%s FROM contacts c WHERE %sc.org_id = :org",
 				      count ? "SELECT count(*)" : "SELECT " CONTACT_COLS,
 				      narrow ? "+" : "");
@@ -153,35 +178,67 @@ static void bind_named(sqlite3_stmt *st, const char *name, const char *value)
 		bind_text(st, i, value);
 }
 
-/* The LIKE patterns of a query, made before binding (bound SQLITE_STATIC). */
-struct like_patterns {
-	char *search, *name, *username;
+/* A substring filter's values, made before binding (bound SQLITE_STATIC). */
+struct substring {
+	char *pattern;			   /* "%value%", escaped; NULL: no such filter */
+	bool indexed;			   /* served by the trigram index */
+	int64_t tri[STORE_TRIGRAM_PICK]; /* if indexed: its candidates' trigrams */
 };
 
-static void like_patterns_init(struct like_patterns *lp, const struct store_list_query *q)
+/* The substring filters of a query: search, name, username. */
+struct substrings {
+	struct substring search, name, username;
+};
+
+static int substring_init(struct store *s, struct substring *sub, const char *value,
+			  struct error *err)
 {
-	lp->search = q->search ? like_pattern(q->search) : NULL;
-	lp->name = q->name ? like_pattern(q->name) : NULL;
-	lp->username = q->username ? like_pattern(q->username) : NULL;
+	*sub = (struct substring){0};
+	if (!value)
+		return 0;
+	sub->pattern = like_pattern(value);
+	return store_trigram_pick(s, value, sub->tri, &sub->indexed, err);
 }
 
-static void like_patterns_cleanup(struct like_patterns *lp)
+static void substrings_cleanup(struct substrings *subs)
 {
-	free(lp->search);
-	free(lp->name);
-	free(lp->username);
+	free(subs->search.pattern);
+	free(subs->name.pattern);
+	free(subs->username.pattern);
+}
+
+/* Fills subs for q, the trigram index consulted; cleanup even after a failure. */
+static int substrings_init(struct store *s, struct substrings *subs,
+			   const struct store_list_query *q, struct error *err)
+{
+	memset(subs, 0, sizeof *subs);
+	return substring_init(s, &subs->search, q->search, err) ||
+			       substring_init(s, &subs->name, q->name, err) ||
+			       substring_init(s, &subs->username, q->username, err)
+		       ? -1
+		       : 0;
+}
+
+static void bind_substring(sqlite3_stmt *st, const char *name, const char *tri_prefix,
+			   const struct substring *sub)
+{
+	if (!sub->pattern)
+		return;
+	bind_named(st, name, sub->pattern);
+	for (int k = 0; sub->indexed && k < STORE_TRIGRAM_PICK; k++) {
+		char param[32];
+		snprintf(param, sizeof param, "%s%d", tri_prefix, k);
+		sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, param), sub->tri[k]);
+	}
 }
 
 static void bind_query(sqlite3_stmt *st, const struct store_list_query *q,
-		       const struct like_patterns *lp)
+		       const struct substrings *subs)
 {
 	bind_named(st, ":org", q->org_id);
-	if (lp->search)
-		bind_named(st, ":search", lp->search);
-	if (lp->name)
-		bind_named(st, ":name", lp->name);
-	if (lp->username)
-		bind_named(st, ":username", lp->username);
+	bind_substring(st, ":search", ":search_t", &subs->search);
+	bind_substring(st, ":name", ":name_t", &subs->name);
+	bind_substring(st, ":username", ":username_t", &subs->username);
 	if (q->email)
 		bind_named(st, ":email", q->email);
 	if (q->user_id)
@@ -205,14 +262,21 @@ static bool has_text_filter(const struct store_list_query *q)
 	return q->search || q->name || q->username || q->email || q->user_id;
 }
 
-static unsigned list_mask(const struct store_list_query *q)
+/* The fragment of a substring filter: indexed, reading the org, or none. */
+static unsigned substring_bit(const struct substring *sub, int scan, int indexed)
+{
+	return !sub->pattern ? 0 : sub->indexed ? 1u << indexed : 1u << scan;
+}
+
+static unsigned list_mask(const struct store_list_query *q, const struct substrings *subs)
 {
 	unsigned segment = !q->segment_id ? 0
 			   : q->segment_members > STORE_SEGMENT_NARROW_MAX ? 1u << LF_SEGMENT_WIDE
 									   : 1u << LF_SEGMENT;
-	return (q->search ? 1u << LF_SEARCH : 0) | (q->name ? 1u << LF_NAME : 0) |
-	       (q->email ? 1u << LF_EMAIL : 0) | (q->user_id ? 1u << LF_USER_ID : 0) |
-	       (q->username ? 1u << LF_USERNAME : 0) | segment |
+	return substring_bit(&subs->search, LF_SEARCH, LF_SEARCH_INDEXED) |
+	       substring_bit(&subs->name, LF_NAME, LF_NAME_INDEXED) |
+	       substring_bit(&subs->username, LF_USERNAME, LF_USERNAME_INDEXED) |
+	       (q->email ? 1u << LF_EMAIL : 0) | (q->user_id ? 1u << LF_USER_ID : 0) | segment |
 	       (q->unsubscribed >= 0 ? 1u << LF_UNSUBSCRIBED : 0) |
 	       (q->exclude_admins ? 1u << LF_EXCLUDE_ADMINS : 0) |
 	       ((unsigned)q->status << LF_STATUS_SHIFT);
@@ -251,7 +315,7 @@ static sqlite3_stmt *count_stmt(struct store *s, const struct store_list_query *
 
 /* EXPLAIN QUERY PLAN of st's SQL with q's values bound: one line per step. */
 static int explain(struct store *s, sqlite3_stmt *of, const struct store_list_query *q,
-		   char **plan, struct error *err)
+		   const struct substrings *subs, char **plan, struct error *err)
 {
 	sqlite3_stmt *st = NULL;
 	char *sql = xasprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(of));
@@ -259,9 +323,7 @@ static int explain(struct store *s, sqlite3_stmt *of, const struct store_list_qu
 	free(sql);
 	if (rc != SQLITE_OK)
 		return db_error(s, rc, err);
-	struct like_patterns lp;
-	like_patterns_init(&lp, q);
-	bind_query(st, q, &lp);
+	bind_query(st, q, subs);
 	char *out = xstrdup("");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char *next = xasprintf("%s%s\n", out, (const char *)sqlite3_column_text(st, 3));
@@ -269,7 +331,6 @@ static int explain(struct store *s, sqlite3_stmt *of, const struct store_list_qu
 		out = next;
 	}
 	sqlite3_finalize(st);
-	like_patterns_cleanup(&lp);
 	if (rc != SQLITE_DONE) {
 		free(out);
 		return db_error(s, rc, err);
@@ -278,25 +339,32 @@ static int explain(struct store *s, sqlite3_stmt *of, const struct store_list_qu
 	return 0;
 }
 
+static int explain_query(struct store *s, const struct store_list_query *query, bool count,
+			 char **plan, struct error *err)
+{
+	struct store_list_query q0 = *query, *q = &q0;
+	struct substrings subs = {{0}, {0}, {0}};
+	int rc = -1;
+	if (resolve_segment(s, q, err) || substrings_init(s, &subs, q, err))
+		goto out;
+	sqlite3_stmt *st = count && !has_text_filter(q) ? count_stmt(s, q)
+							: list_stmt(s, list_mask(q, &subs), count, err);
+	rc = st ? explain(s, st, q, &subs, plan, err) : -1;
+out:
+	substrings_cleanup(&subs);
+	return rc;
+}
+
 int store_explain_count(struct store *s, const struct store_list_query *query, char **plan,
 			struct error *err)
 {
-	struct store_list_query q0 = *query, *q = &q0;
-	if (resolve_segment(s, q, err))
-		return -1;
-	sqlite3_stmt *count = has_text_filter(q) ? list_stmt(s, list_mask(q), true, err)
-						 : count_stmt(s, q);
-	return count ? explain(s, count, q, plan, err) : -1;
+	return explain_query(s, query, true, plan, err);
 }
 
 int store_explain_list(struct store *s, const struct store_list_query *query, char **plan,
 		       struct error *err)
 {
-	struct store_list_query q0 = *query, *q = &q0;
-	if (resolve_segment(s, q, err))
-		return -1;
-	sqlite3_stmt *page = list_stmt(s, list_mask(q), false, err);
-	return page ? explain(s, page, q, plan, err) : -1;
+	return explain_query(s, query, false, plan, err);
 }
 
 int store_contacts_list(struct store *s, const struct store_list_query *query,
@@ -306,16 +374,17 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 	assert(q->page >= 1 && q->take >= 1); /* the handler checked them */
 	if (resolve_segment(s, q, err))
 		return -1;
-	unsigned mask = list_mask(q);
 	sqlite3_stmt *st;
 	int rc = SQLITE_OK;
-	struct like_patterns lp;
-	like_patterns_init(&lp, q);
+	struct substrings subs;
+	if (substrings_init(s, &subs, q, err))
+		goto fail;
+	unsigned mask = list_mask(q, &subs);
 	/* Flags alone, or with a segment: the schema's triggers keep the counts. */
 	if (!has_text_filter(q))
 		st = count_stmt(s, q);
 	else if ((st = list_stmt(s, mask, true, err)))
-		bind_query(st, q, &lp);
+		bind_query(st, q, &subs);
 	else
 		goto fail;
 	rc = sqlite3_step(st);
@@ -330,7 +399,7 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 
 	if (!(st = list_stmt(s, mask, false, err)))
 		goto fail;
-	bind_query(st, q, &lp);
+	bind_query(st, q, &subs);
 	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":take"), q->take);
 	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), (q->page - 1) * q->take);
 	struct contact *list = NULL;
@@ -344,7 +413,7 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 		store_contact_from_row(st, &list[count++]);
 	}
 	sqlite3_reset(st);
-	like_patterns_cleanup(&lp);
+	substrings_cleanup(&subs);
 	if (rc != SQLITE_DONE)
 		db_error(s, rc, err);
 	/* Channels and segments after the page's rows, since their statements are
@@ -363,7 +432,7 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 	*n = count;
 	return 0;
 fail:
-	like_patterns_cleanup(&lp);
+	substrings_cleanup(&subs);
 	return -1;
 }
 
