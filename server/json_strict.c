@@ -1,6 +1,5 @@
 /* See json_strict.h. A strict syntax check runs first and finds every error at
- * its byte; cJSON then only builds the tree, and a walk over it finds
- * duplicate keys. */
+ * its byte, and duplicate keys as it goes; cJSON then only builds the tree. */
 #include "json_strict.h"
 
 #include "xalloc.h"
@@ -95,10 +94,34 @@ size_t json_utf8_codepoints(const char *s)
  * byte where the text stops being JSON. cJSON alone is laxer: it skips any byte
  * up to 0x20 as whitespace, reads numbers with strtod ("01", "1."), and reports
  * some errors a byte late. */
+/* A key of an object still open: its text between the quotes. */
+struct key_span {
+	size_t at, len;
+	bool escaped; /* its text has a backslash, so it must be decoded to compare */
+};
+
+/* An array or object still open, at its depth. */
+struct level {
+	bool object;
+	size_t keys_base; /* its keys are keys[keys_base..] up to the next level's */
+	size_t index;	  /* of an array, the element being read */
+};
+
 struct scan {
 	const unsigned char *s;
 	size_t len, i;
 	struct error *err;
+	bool escaped; /* the string just read had an escape */
+	/* Duplicate keys (with dups set): every open object's keys, innermost
+	 * last, compared when the object closes. The first found is kept until
+	 * the whole text has passed, since a syntax error anywhere comes first. */
+	bool dups;
+	struct key_span *keys;
+	size_t n_keys, cap_keys;
+	struct level levels[JSON_STRICT_MAX_DEPTH + 1];
+	char *dup_key;	 /* decoded; xmalloc */
+	char *dup_path;	 /* may be NULL */
+	size_t dup_size; /* of dup_path */
 };
 
 static int bad(struct scan *sc)
@@ -132,10 +155,28 @@ static int hex4(struct scan *sc, size_t at, unsigned *out)
 	return 0;
 }
 
+/* A byte a string may hold as it is: no quote, backslash, control or
+ * non-ASCII byte (those each need a look of their own). */
+static inline bool plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 static int scan_string(struct scan *sc)
 {
+	sc->escaped = false;
 	sc->i++; /* the opening quote */
 	while (sc->i < sc->len) {
+		/* Most of a large document is plain text inside strings: read with
+		 * locals, which the compiler keeps in registers (a write through sc
+		 * could alias the text, being bytes). */
+		const unsigned char *t = sc->s;
+		size_t i = sc->i, end = sc->len;
+		while (i < end && plain(t[i]))
+			i++;
+		sc->i = i;
+		if (i >= end)
+			break;
 		unsigned char c = sc->s[sc->i];
 		if (c == '"') {
 			sc->i++;
@@ -154,6 +195,7 @@ static int scan_string(struct scan *sc)
 			sc->i++;
 			continue;
 		}
+		sc->escaped = true;
 		/* A bad escape is reported at its backslash. */
 		if (sc->i + 1 >= sc->len)
 			return bad(sc);
@@ -229,6 +271,8 @@ static int scan_literal(struct scan *sc, const char *word)
 
 static int scan_value(struct scan *sc, int depth);
 
+static void check_duplicates(struct scan *sc, int depth);
+
 /* An object or array, from its opening bracket. */
 static int scan_container(struct scan *sc, int depth)
 {
@@ -237,6 +281,8 @@ static int scan_container(struct scan *sc, int depth)
 	if (depth >= JSON_STRICT_MAX_DEPTH)
 		return error_set(sc->err, 400, "nests deeper than %d levels (at byte %zu)",
 				 JSON_STRICT_MAX_DEPTH, sc->i);
+	struct level *lv = &sc->levels[depth];
+	*lv = (struct level){.object = object, .keys_base = sc->n_keys};
 	sc->i++;
 	skip_ws(sc);
 	if (sc->i < sc->len && sc->s[sc->i] == close) {
@@ -247,8 +293,17 @@ static int scan_container(struct scan *sc, int depth)
 		if (object) {
 			if (sc->i >= sc->len || sc->s[sc->i] != '"')
 				return bad(sc);
+			size_t key = sc->i + 1;
 			if (scan_string(sc))
 				return -1;
+			if (sc->dups) {
+				if (sc->n_keys == sc->cap_keys) {
+					sc->cap_keys = sc->cap_keys ? 2 * sc->cap_keys : 64;
+					sc->keys = xrealloc(sc->keys, sc->cap_keys * sizeof *sc->keys);
+				}
+				sc->keys[sc->n_keys++] =
+					(struct key_span){key, sc->i - 1 - key, sc->escaped};
+			}
 			skip_ws(sc);
 			if (sc->i >= sc->len || sc->s[sc->i] != ':')
 				return bad(sc);
@@ -260,11 +315,17 @@ static int scan_container(struct scan *sc, int depth)
 		skip_ws(sc);
 		if (sc->i < sc->len && sc->s[sc->i] == close) {
 			sc->i++;
+			if (object && sc->dups) {
+				if (!sc->dup_key)
+					check_duplicates(sc, depth);
+				sc->n_keys = lv->keys_base;
+			}
 			return 0;
 		}
 		if (sc->i >= sc->len || sc->s[sc->i] != ',')
 			return bad(sc);
 		sc->i++;
+		lv->index++;
 		skip_ws(sc);
 	}
 }
@@ -295,112 +356,220 @@ static int scan_value(struct scan *sc, int depth)
 }
 
 /* The whole text: one value between optional whitespace. */
-static int prescan(const char *buf, size_t len, struct error *err)
+static int scan_text(struct scan *sc)
 {
-	struct scan sc = {(const unsigned char *)buf, len, 0, err};
-	skip_ws(&sc);
-	if (scan_value(&sc, 0))
+	skip_ws(sc);
+	if (scan_value(sc, 0))
 		return -1;
+	skip_ws(sc);
+	return sc->i == sc->len ? 0 : bad(sc);
+}
+
+/* The end of the string at t[i] (its opening quote), in text known valid. */
+static size_t skip_string(const unsigned char *t, size_t i)
+{
+	for (i++;; i++) {
+		while (t[i] != '"' && t[i] != '\\')
+			i++;
+		if (t[i] == '"')
+			return i + 1;
+		i++; /* the escaped byte (of \uXXXX, the rest is plain) */
+	}
+}
+
+/* The end of the value at t[i], in text known valid. */
+static size_t skip_value(const unsigned char *t, size_t i)
+{
+	if (t[i] == '"')
+		return skip_string(t, i);
+	if (t[i] != '{' && t[i] != '[') {
+		while (t[i] != ',' && t[i] != ']' && t[i] != '}' && t[i] != ' ' && t[i] != '\n' &&
+		       t[i] != '\r' && t[i] != '\t' && t[i] != '\0')
+			i++;
+		return i;
+	}
+	for (size_t depth = 0;;) {
+		unsigned char c = t[i];
+		if (c == '"') {
+			i = skip_string(t, i);
+			continue;
+		}
+		if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return i + 1;
+		i++;
+	}
+}
+
+bool json_walk_begin(struct json_walk *w, const char *buf, size_t len)
+{
+	struct scan sc = {.s = (const unsigned char *)buf, .len = len};
 	skip_ws(&sc);
-	return sc.i == len ? 0 : bad(&sc);
+	if (sc.i >= len || (buf[sc.i] != '{' && buf[sc.i] != '['))
+		return false;
+	*w = (struct json_walk){.buf = buf, .len = len, .i = sc.i + 1, .object = buf[sc.i] == '{'};
+	return true;
+}
+
+int json_walk_next(struct json_walk *w, struct json_member *m)
+{
+	struct error err;
+	struct scan sc = {.s = (const unsigned char *)w->buf, .len = w->len, .i = w->i, .err = &err};
+	char close = w->object ? '}' : ']';
+	if (w->done)
+		return 0;
+	skip_ws(&sc);
+	if (w->started) {
+		if (sc.i < sc.len && w->buf[sc.i] == close)
+			goto end;
+		if (sc.i >= sc.len || w->buf[sc.i] != ',')
+			return -1;
+		sc.i++;
+		skip_ws(&sc);
+	} else if (sc.i < sc.len && w->buf[sc.i] == close) {
+		goto end;
+	}
+	*m = (struct json_member){0};
+	if (w->object) {
+		if (sc.i >= sc.len || w->buf[sc.i] != '"')
+			return -1;
+		size_t key = sc.i + 1;
+		if (w->trusted)
+			sc.i = skip_string(sc.s, sc.i);
+		else if (scan_string(&sc))
+			return -1;
+		m->key = w->buf + key;
+		m->key_len = sc.i - 1 - key;
+		skip_ws(&sc);
+		if (sc.i >= sc.len || w->buf[sc.i] != ':')
+			return -1;
+		sc.i++;
+		skip_ws(&sc);
+	}
+	size_t value = sc.i;
+	if (w->trusted)
+		sc.i = skip_value(sc.s, sc.i);
+	else if (scan_value(&sc, 1))
+		return -1;
+	m->value = w->buf + value;
+	m->value_len = sc.i - value;
+	w->i = sc.i;
+	w->started = true;
+	return 1;
+end:
+	w->i = sc.i + 1;
+	w->done = true;
+	return 0;
 }
 
 int json_object_members(const char *buf, size_t len, struct json_member *out, size_t max)
 {
-	struct error err;
-	struct scan sc = {(const unsigned char *)buf, len, 0, &err};
+	struct json_walk w;
+	struct json_member m;
 	size_t n = 0;
-	skip_ws(&sc);
-	if (sc.i >= len || buf[sc.i] != '{')
+	int rc;
+	if (!json_walk_begin(&w, buf, len) || !w.object)
 		return -1;
-	sc.i++;
-	skip_ws(&sc);
-	if (sc.i < len && buf[sc.i] == '}') {
-		sc.i++;
-	} else {
-		for (;;) {
-			if (n == max || sc.i >= len || buf[sc.i] != '"')
-				return -1;
-			size_t key = sc.i + 1;
-			if (scan_string(&sc))
-				return -1;
-			out[n].key = buf + key;
-			out[n].key_len = sc.i - 1 - key;
-			skip_ws(&sc);
-			if (sc.i >= len || buf[sc.i] != ':')
-				return -1;
-			sc.i++;
-			skip_ws(&sc);
-			size_t value = sc.i;
-			if (scan_value(&sc, 1))
-				return -1;
-			out[n].value = buf + value;
-			out[n++].value_len = sc.i - value;
-			skip_ws(&sc);
-			if (sc.i < len && buf[sc.i] == '}') {
-				sc.i++;
-				break;
-			}
-			if (sc.i >= len || buf[sc.i] != ',')
-				return -1;
-			sc.i++;
-			skip_ws(&sc);
-		}
+	while ((rc = json_walk_next(&w, &m)) > 0) {
+		if (n == max)
+			return -1;
+		out[n++] = m;
 	}
+	if (rc < 0)
+		return -1;
+	struct scan sc = {.s = (const unsigned char *)buf, .len = len, .i = w.i};
 	skip_ws(&sc);
 	return sc.i == len ? (int)n : -1;
 }
 
-static int cmp_key(const void *a, const void *b)
+/* A key's value as cJSON would hold it: its escapes decoded. */
+static char *key_text(const struct scan *sc, const struct key_span *k)
 {
-	return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+	const char *raw = (const char *)sc->s + k->at;
+	if (!k->escaped)
+		return xstrndup(raw, k->len);
+	/* Checked already; cJSON decodes it, with the quotes around it. */
+	cJSON *v = cJSON_ParseWithLength(raw - 1, k->len + 2);
+	if (!cJSON_IsString(v))
+		abort();
+	char *t = xstrdup(v->valuestring);
+	cJSON_Delete(v);
+	return t;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Appends ".key" (or "key" at the start) or "[i]" to path[0..at), cut to fit
  * size; returns the new length. */
-static size_t path_push(char *path, size_t size, size_t at, const cJSON *parent,
-			const cJSON *c, size_t i)
+static size_t path_push(char *path, size_t size, size_t at, bool array, const char *key,
+			size_t i)
 {
-	if (!path || at >= size)
+	if (at >= size)
 		return at;
-	int n = cJSON_IsArray(parent) ? snprintf(path + at, size - at, "[%zu]", i)
-				      : snprintf(path + at, size - at, "%s%.100s", at ? "." : "",
-						 c->string);
+	int n = array ? snprintf(path + at, size - at, "[%zu]", i)
+		      : snprintf(path + at, size - at, "%s%.100s", at ? "." : "", key);
 	return n < 0 ? at : at + (size_t)n < size ? at + (size_t)n : size - 1;
 }
 
-/* Sorting the keys keeps this O(n log n) for an object with many keys. With
- * path (size bytes, may be NULL), the JSON path of the duplicate key goes
- * there, written from path[at] on. */
-static const char *find_duplicate(const cJSON *v, char *path, size_t size, size_t at)
+/* The object at depth has just closed; its keys are keys[base..n_keys). Of
+ * keys that come twice, the first in byte order is reported (keys sorted,
+ * the first pair alike), with the path of the object. */
+static void check_duplicates(struct scan *sc, int depth)
 {
-	if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
-		return NULL;
-	size_t n = 0;
-	for (const cJSON *c = v->child; c; c = c->next) {
-		const char *d = find_duplicate(c, path, size, path_push(path, size, at, v, c, n));
-		if (d)
-			return d;
-		n++;
+	const struct key_span *k = sc->keys + sc->levels[depth].keys_base;
+	size_t n = sc->n_keys - sc->levels[depth].keys_base;
+	bool escaped = false, maybe = n > 16;
+	for (size_t i = 0; i < n; i++)
+		escaped |= k[i].escaped;
+	/* Most objects have a few keys, none escaped: their text is their value. */
+	for (size_t i = 0; i < n && !escaped && !maybe; i++)
+		for (size_t j = i + 1; j < n && !maybe; j++)
+			maybe = k[i].len == k[j].len &&
+				!memcmp(sc->s + k[i].at, sc->s + k[j].at, k[i].len);
+	if (!escaped && !maybe)
+		return;
+	char **keys = xmalloc(n * sizeof *keys);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = key_text(sc, &k[i]);
+	qsort(keys, n, sizeof *keys, cmp_str);
+	for (size_t i = 1; i < n && !sc->dup_key; i++)
+		if (!strcmp(keys[i - 1], keys[i]))
+			sc->dup_key = xstrdup(keys[i]);
+	if (sc->dup_key && sc->dup_path && sc->dup_size) {
+		size_t at = 0;
+		for (int d = 0; d < depth; d++) {
+			const struct level *lv = &sc->levels[d];
+			char *key = lv->object ? key_text(sc, &sc->keys[sc->levels[d + 1].keys_base - 1])
+					       : NULL;
+			at = path_push(sc->dup_path, sc->dup_size, at, !lv->object, key, lv->index);
+			free(key);
+		}
+		path_push(sc->dup_path, sc->dup_size, at, false, sc->dup_key, 0);
 	}
-	if (!cJSON_IsObject(v) || n < 2)
-		return NULL;
-	/* Most objects are small: their keys sort on the stack. */
-	cJSON *few[32];
-	cJSON **keys = n <= sizeof few / sizeof few[0] ? few : xmalloc(n * sizeof *keys);
-	size_t i = 0;
-	for (cJSON *c = v->child; c; c = c->next)
-		keys[i++] = c;
-	qsort(keys, n, sizeof *keys, cmp_key);
-	const char *dup = NULL;
-	for (i = 1; i < n && !dup; i++)
-		if (!strcmp(keys[i - 1]->string, keys[i]->string))
-			dup = keys[i]->string;
-	if (dup)
-		path_push(path, size, at, v, keys[i - 1], 0);
-	if (keys != few)
-		free(keys);
-	return dup;
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+}
+
+int json_strict_check_path(const char *buf, size_t len, char *dup_path, size_t size,
+			   struct error *err)
+{
+	if (dup_path && size)
+		dup_path[0] = '\0';
+	struct scan sc = {.s = (const unsigned char *)buf, .len = len, .err = err, .dups = true,
+			  .dup_path = dup_path, .dup_size = size};
+	int rc = scan_text(&sc);
+	if (!rc && sc.dup_key)
+		rc = error_set(err, 400, "has a duplicate key \"%.200s\"", sc.dup_key);
+	else if (rc && dup_path && size)
+		dup_path[0] = '\0';
+	free(sc.keys);
+	free(sc.dup_key);
+	return rc;
 }
 
 int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *err)
@@ -411,9 +580,7 @@ int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *er
 int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_path,
 			   size_t size, struct error *err)
 {
-	if (dup_path && size)
-		dup_path[0] = '\0';
-	if (prescan(buf, len, err))
+	if (json_strict_check_path(buf, len, dup_path, size, err))
 		return -1;
 	/* cJSON wants the NUL inside the length when it must check for trailing text.
 	 * The text is valid JSON by now, so a failure here is cJSON's own limit. */
@@ -422,16 +589,6 @@ int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_p
 	if (!v)
 		return error_set(err, 400, "is not valid JSON (at byte %zu)",
 				 end ? (size_t)(end - buf) : 0);
-	/* The path is written only on a second walk, once a duplicate is known:
-	 * writing it at every value was most of the time a large fixture took. */
-	const char *dup = find_duplicate(v, NULL, 0, 0);
-	if (dup && size)
-		dup = find_duplicate(v, dup_path, size, 0);
-	if (dup) {
-		error_set(err, 400, "has a duplicate key \"%.200s\"", dup);
-		cJSON_Delete(v);
-		return -1;
-	}
 	*out = v;
 	return 0;
 }

@@ -3,6 +3,7 @@
  * rejects all three, so every body and fixture is parsed through here. */
 #pragma once
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "errors.h"
@@ -27,6 +28,11 @@ int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *er
 int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_path,
 			   size_t size, struct error *err);
 
+/* As json_strict_parse_path, without building the tree: for a large text read
+ * a piece at a time (json_walk_*), which then holds no error but cJSON's limits. */
+int json_strict_check_path(const char *buf, size_t len, char *dup_path, size_t size,
+			   struct error *err);
+
 /* One member of an object's text: its key as written between the quotes
  * (escapes left as they are) and its value's text. */
 struct json_member {
@@ -39,6 +45,25 @@ struct json_member {
  * back in order), into its members without building a tree. Returns how many
  * (at most max), or -1 if buf is not such an object or has more than max. */
 int json_object_members(const char *buf, size_t len, struct json_member *out, size_t max);
+
+/* Reads the members of an object's text, or the elements of an array's, one
+ * at a time, checking their syntax as json_object_members() does. */
+struct json_walk {
+	const char *buf;
+	size_t len, i;
+	bool object, started, done;
+	/* Set after json_walk_begin() when buf passed json_strict_check_path()
+	 * (and is NUL-terminated): values are then skipped, not checked again. */
+	bool trusted;
+};
+
+/* Starts at buf[0..len), an object or array after optional whitespace (text
+ * after its end is not looked at); false if it is neither. */
+bool json_walk_begin(struct json_walk *w, const char *buf, size_t len);
+
+/* 1 and *m the next member (an array's element: key NULL), 0 past the last
+ * (w->i is then just past the closing bracket), -1 if the text is not valid. */
+int json_walk_next(struct json_walk *w, struct json_member *m);
 
 /* Number of Unicode code points in the valid UTF-8 string s. */
 size_t json_utf8_codepoints(const char *s);

@@ -188,6 +188,171 @@ static struct channel test_channel(void)
 	};
 }
 
+/* Duplicate keys as the tree walk before json_strict_check_path() found them:
+ * an object's values looked at before the object itself, its keys sorted and
+ * the first pair alike reported, with the path to it. The check now finds
+ * them during its syntax pass; this is the reference it is held to. */
+static int ref_cmp(const void *a, const void *b)
+{
+	return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+}
+
+static const char *ref_duplicate(const cJSON *v, char *path, size_t at)
+{
+	if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+		return NULL;
+	size_t n = 0;
+	for (const cJSON *c = v->child; c; c = c->next, n++) {
+		int k = cJSON_IsArray(v) ? sprintf(path + at, "[%zu]", n)
+					 : sprintf(path + at, "%s%.100s", at ? "." : "", c->string);
+		const char *d = ref_duplicate(c, path, at + (size_t)k);
+		if (d)
+			return d;
+	}
+	path[at] = '\0';
+	if (!cJSON_IsObject(v) || n < 2)
+		return NULL;
+	cJSON **keys = malloc(n * sizeof *keys);
+	size_t i = 0;
+	for (cJSON *c = v->child; c; c = c->next)
+		keys[i++] = c;
+	qsort(keys, n, sizeof *keys, ref_cmp);
+	const char *dup = NULL;
+	for (i = 1; i < n && !dup; i++)
+		if (!strcmp(keys[i - 1]->string, keys[i]->string))
+			dup = keys[i]->string;
+	if (dup)
+		sprintf(path + at, "%s%.100s", at ? "." : "", dup);
+	free(keys);
+	return dup;
+}
+
+/* A random value whose objects take their keys from a few that are alike
+ * once decoded ("a" and "\u0061") or only nearly ("ab", "a\/b"). */
+static void random_value(char *out, size_t *at, unsigned *seed, int depth)
+{
+	static const char *const keys[] = {"a", "\\u0061", "b", "ab", "a\\/b", "a/b", "é",
+					   "\\u00e9", "k0", "k1", "k2", "k3", "k4", "k5"};
+	*seed = *seed * 1103515245 + 12345;
+	unsigned r = (*seed >> 16) % 10;
+	if (depth > 3 || r < 3) {
+		*at += (size_t)sprintf(out + *at, r == 0 ? "1" : r == 1 ? "\"s\"" : "null");
+		return;
+	}
+	bool object = r < 7;
+	out[(*at)++] = object ? '{' : '[';
+	*seed = *seed * 1103515245 + 12345;
+	size_t n = (*seed >> 16) % (object ? 18 : 4);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			out[(*at)++] = ',';
+		if (object) {
+			*seed = *seed * 1103515245 + 12345;
+			/* Mostly distinct keys, so that most objects have no duplicate. */
+			size_t k = (*seed >> 16) % 100 < 85 ? 8 + i % 6 : (*seed >> 8) % 8;
+			*at += (size_t)sprintf(out + *at, "\"%s%s\":", keys[k], k >= 8 && i >= 6 ? "x" : "");
+		}
+		random_value(out, at, seed, depth + 1);
+	}
+	out[(*at)++] = object ? '}' : ']';
+}
+
+static void duplicates_as_the_tree_walk(void)
+{
+	static char text[1 << 20];
+	unsigned seed = 99;
+	int found = 0;
+	for (int round = 0; round < 2000; round++) {
+		size_t at = 0;
+		text[at++] = '{';
+		at += (size_t)sprintf(text + at, "\"root\":");
+		random_value(text, &at, &seed, 0);
+		text[at++] = '}';
+		text[at] = '\0';
+		cJSON *tree = cJSON_Parse(text);
+		CHECK(tree != NULL);
+		char want_path[4096] = "", path[4096];
+		const char *want = ref_duplicate(tree, want_path, 0);
+		struct error err = {0};
+		int rc = json_strict_check_path(text, at, path, sizeof path, &err);
+		if (!want) {
+			CHECK_INT_EQ(rc, 0);
+			CHECK_STR_EQ(path, "");
+		} else {
+			found++;
+			char msg[300];
+			snprintf(msg, sizeof msg, "has a duplicate key \"%.200s\"", want);
+			CHECK_INT_EQ(rc, -1);
+			CHECK_STR_EQ(err.msg, msg);
+			CHECK_STR_EQ(path, want_path);
+		}
+		cJSON_Delete(tree);
+	}
+	CHECK(found > 200); /* the generator does make duplicates */
+	/* A syntax error anywhere comes before any duplicate. */
+	char path[64];
+	struct error err = {0};
+	const char *late = "{\"a\":1,\"a\":2,\"b\":tru}";
+	CHECK_INT_EQ(json_strict_check_path(late, strlen(late), path, sizeof path, &err), -1);
+	CHECK_STR_EQ(err.msg, "is not valid JSON (at byte 17)");
+	CHECK_STR_EQ(path, "");
+	/* A path longer than its buffer is cut to fit. */
+	const char *deep = "{\"aaaaaaaaaa\":[{\"bbbbbbbbbb\":{\"c\":1,\"c\":2}}]}";
+	CHECK_INT_EQ(json_strict_check_path(deep, strlen(deep), path, 20, &err), -1);
+	CHECK_STR_EQ(path, "aaaaaaaaaa[0].bbbbb");
+}
+
+static void walk_members_and_elements(void)
+{
+	const char *t = " {\"a\": [1, {\"x\": \"]\"}, \"\\\"]\"], \"b\\u0041\": {}, \"c\": -1.5e3} ";
+	for (int trusted = 0; trusted < 2; trusted++) {
+		struct json_walk w, e;
+		struct json_member m;
+		CHECK(json_walk_begin(&w, t, strlen(t)));
+		w.trusted = trusted;
+		CHECK(w.object);
+		CHECK_INT_EQ(json_walk_next(&w, &m), 1);
+		CHECK_INT_EQ(m.key_len, 1);
+		CHECK(!strncmp(m.key, "a", 1));
+		const char *a = "[1, {\"x\": \"]\"}, \"\\\"]\"]";
+		CHECK_INT_EQ(m.value_len, strlen(a));
+		CHECK(!strncmp(m.value, a, m.value_len));
+		CHECK(json_walk_begin(&e, m.value, m.value_len));
+		e.trusted = trusted;
+		CHECK(!e.object);
+		const char *want[] = {"1", "{\"x\": \"]\"}", "\"\\\"]\""};
+		for (size_t i = 0; i < 3; i++) {
+			CHECK_INT_EQ(json_walk_next(&e, &m), 1);
+			CHECK_NULL(m.key);
+			CHECK_INT_EQ(m.value_len, strlen(want[i]));
+			CHECK(!strncmp(m.value, want[i], m.value_len));
+		}
+		CHECK_INT_EQ(json_walk_next(&e, &m), 0);
+		CHECK_INT_EQ(json_walk_next(&e, &m), 0);
+		CHECK_INT_EQ(json_walk_next(&w, &m), 1);
+		CHECK_INT_EQ(m.key_len, 7); /* as written: b\u0041 */
+		CHECK(!strncmp(m.value, "{}", m.value_len));
+		CHECK_INT_EQ(json_walk_next(&w, &m), 1);
+		CHECK_INT_EQ(m.value_len, 6);
+		CHECK(!strncmp(m.value, "-1.5e3", 6));
+		CHECK_INT_EQ(json_walk_next(&w, &m), 0);
+		CHECK_INT_EQ(w.i, strlen(t) - 1);
+	}
+	struct json_walk w;
+	struct json_member m;
+	CHECK(!json_walk_begin(&w, " 1", 2));
+	CHECK(!json_walk_begin(&w, "", 0));
+	/* Unless trusted, a walk checks what it reads. */
+	const char *bad[] = {"[1,]", "[1 2]", "{\"a\" 1}", "[\"\\x\"]", "{1:2}", "[tru]"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK(json_walk_begin(&w, bad[i], strlen(bad[i])));
+		int rc;
+		while ((rc = json_walk_next(&w, &m)) > 0)
+			;
+		CHECK_INT_EQ(rc, -1);
+	}
+}
+
 static void contact_in_order(void)
 {
 	struct channel ch[2] = {test_channel(), test_channel()};
@@ -304,6 +469,8 @@ static const struct test_case cases[] = {
 	TEST_CASE("json@numbers-as-cjson-prints-them", numbers_match_cjson),
 	TEST_CASE("json@escaped-keys-as-cjson-prints-them", escaped_keys_match_cjson),
 	TEST_CASE("json@object-members-split-without-a-tree", object_members_split),
+	TEST_CASE("json@duplicate-keys-as-the-tree-walk-found-them", duplicates_as_the_tree_walk),
+	TEST_CASE("json@walk-members-and-elements", walk_members_and_elements),
 	TEST_CASE("json@contact-fields-in-order", contact_in_order),
 	TEST_CASE("json@segment-list", segment_list),
 	TEST_CASE("json@error-envelope-reason-phrases", error_envelope_phrases),
