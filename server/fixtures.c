@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -85,6 +86,7 @@ static void strset_cleanup(struct strset *set)
 
 struct loader {
 	const char *prefix; /* "<source>: " for a file, "" for a document sent whole */
+	const char *text;   /* the whole document, for byte offsets in messages */
 	int64_t now_ms;
 	struct error *err;
 	struct strset org_ids, api_keys; /* unique across the whole file */
@@ -496,9 +498,10 @@ static int parse_api_keys(struct loader *ld, const cJSON *arr, const char *path,
 		if (!key_is_valid(v->valuestring))
 			return fail(ld, p, NULL,
 				    "must be a non-empty key without whitespace or control characters");
-		if (!strset_add(&ld->api_keys, v->valuestring))
-			return fail(ld, p, NULL, "key \"%.100s\" is used twice", v->valuestring);
+		/* The set outlives this org's tree: it keeps the org's copy. */
 		o->api_keys[i] = xstrdup(v->valuestring);
+		if (!strset_add(&ld->api_keys, o->api_keys[i]))
+			return fail(ld, p, NULL, "key \"%.100s\" is used twice", v->valuestring);
 	}
 	return 0;
 }
@@ -507,7 +510,55 @@ static const char *const org_keys[] = {
 	"id", "name", "parent_id", "api_keys", "segments", "contacts", NULL,
 };
 
-static int parse_org(struct loader *ld, const cJSON *obj, const char *path, struct fixture_org *o)
+/* A piece of the document: cJSON builds a tree of one contact, or of one org
+ * without its contacts, at a time. The whole text passed json_strict already,
+ * so only cJSON's own limits could fail here. */
+static cJSON *parse_piece(struct loader *ld, const char *piece, size_t len)
+{
+	const char *end = NULL;
+	cJSON *v = cJSON_ParseWithLengthOpts(piece, len, &end, 0);
+	if (!v)
+		error_set(ld->err, 0, "%s%s is not valid JSON (at byte %zu)", ld->prefix,
+			  *ld->prefix ? "file" : "Document",
+			  (size_t)((end ? end : piece) - ld->text));
+	return v;
+}
+
+/* The contacts of an org, from their array's text, one tree at a time. */
+static int parse_contacts(struct loader *ld, struct org_scope *scope, const char *text,
+			  size_t len, const char *path, struct fixture_org *o)
+{
+	struct json_walk w;
+	struct json_member m;
+	char p[PATH_SIZE];
+	size_t cap = 0;
+	int rc = 0;
+	json_walk_begin(&w, text, len);
+	w.trusted = true;
+	/* The org's tree was made before: the arena holds only contacts'. */
+	bool arena = xalloc_cjson_arena_begin();
+	while (!rc && json_walk_next(&w, &m) > 0) {
+		if (o->n_contacts == cap) {
+			cap = cap ? 2 * cap : 64;
+			o->contacts = xrealloc(o->contacts, cap * sizeof *o->contacts);
+		}
+		struct contact *c = &o->contacts[o->n_contacts++];
+		memset(c, 0, sizeof *c);
+		path_index(p, path, "contacts", o->n_contacts - 1);
+		cJSON *v = parse_piece(ld, m.value, m.value_len);
+		rc = v ? parse_contact(ld, scope, v, p, c) : -1;
+		if (arena)
+			xalloc_cjson_arena_rewind();
+		else
+			cJSON_Delete(v);
+	}
+	if (arena)
+		xalloc_cjson_arena_end();
+	return rc;
+}
+
+static int parse_org(struct loader *ld, const cJSON *obj, const char *path,
+		     const struct json_member *contacts, struct fixture_org *o)
 {
 	struct org_scope scope = {0};
 	const cJSON *arr = NULL;
@@ -552,18 +603,11 @@ static int parse_org(struct loader *ld, const cJSON *obj, const char *path, stru
 				goto out;
 		}
 	}
+	/* The tree has an empty array in place of the contacts (parse_orgs). */
 	if (get_array(ld, obj, path, "contacts", &arr))
 		goto out;
-	if (arr) {
-		o->n_contacts = (size_t)cJSON_GetArraySize(arr);
-		o->contacts = alloc_array(o->n_contacts, sizeof *o->contacts);
-		size_t i = 0;
-		for (const cJSON *v = arr->child; v; v = v->next, i++) {
-			path_index(p, path, "contacts", i);
-			if (parse_contact(ld, &scope, v, p, &o->contacts[i]))
-				goto out;
-		}
-	}
+	if (arr && parse_contacts(ld, &scope, contacts->value, contacts->value_len, path, o))
+		goto out;
 	rc = 0;
 out:
 	strset_cleanup(&scope.segment_ids);
@@ -651,51 +695,123 @@ out:
 	return rc;
 }
 
+/* A member's key as cJSON would hold it (escapes decoded); free() it. */
+static char *member_key(const struct json_member *m)
+{
+	if (!memchr(m->key, '\\', m->key_len))
+		return xstrndup(m->key, m->key_len);
+	cJSON *k = cJSON_ParseWithLength(m->key - 1, m->key_len + 2);
+	char *s = xstrdup(cJSON_IsString(k) ? k->valuestring : "");
+	cJSON_Delete(k);
+	return s;
+}
+
+/* One org of the orgs array. Its tree is made from a copy of its text with
+ * "contacts": [] in place of its contacts, which are read one by one from the
+ * document: a fixture of 100,000 contacts never becomes one tree. */
+static int parse_org_text(struct loader *ld, const struct json_member *org, const char *path,
+			  struct fixture_org *o)
+{
+	struct json_walk w;
+	struct json_member m, contacts = {0};
+	if (!json_walk_begin(&w, org->value, org->value_len) || !w.object)
+		return fail(ld, path, NULL, "must be an object");
+	w.trusted = true;
+	while (json_walk_next(&w, &m) > 0) {
+		char *key = member_key(&m);
+		if (!strcmp(key, "contacts") && m.value[0] == '[')
+			contacts = m;
+		free(key);
+	}
+	size_t head = contacts.value ? (size_t)(contacts.value - org->value) : org->value_len;
+	size_t tail = contacts.value ? org->value_len - head - contacts.value_len : 0;
+	char *copy = xmalloc(head + 2 + tail);
+	memcpy(copy, org->value, head);
+	memcpy(copy + head, "[]", contacts.value ? 2 : 0);
+	memcpy(copy + head + (contacts.value ? 2 : 0), org->value + org->value_len - tail, tail);
+	cJSON *obj = parse_piece(ld, copy, head + (contacts.value ? 2 : 0) + tail);
+	free(copy);
+	int rc = obj ? parse_org(ld, obj, path, &contacts, o) : -1;
+	cJSON_Delete(obj);
+	return rc;
+}
+
+struct hash_job {
+	const char *text;
+	size_t len;
+	char *out; /* 17 bytes */
+};
+
+static void *hash_text(void *arg)
+{
+	struct hash_job *h = arg;
+	snprintf(h->out, 17, "%016" PRIx64, fnv1a64(h->text, h->len));
+	return NULL;
+}
+
 /* The one parser behind files, the embedded demo and imports: messages start
  * with prefix, which is "<source>: " or "". */
 static int parse(const char *text, size_t len, const char *source, const char *prefix,
 		 int64_t now_ms, struct fixture **out, struct error *err)
 {
-	struct loader ld = {.prefix = prefix, .now_ms = now_ms, .err = err};
+	struct loader ld = {.prefix = prefix, .text = text, .now_ms = now_ms, .err = err};
 	struct fixture *f = xcalloc(1, sizeof *f);
-	cJSON *root = NULL;
 	struct error jerr;
 	char p[PATH_SIZE];
 	int rc = -1;
 
 	f->source = xstrdup(source);
-	snprintf(f->hash, sizeof f->hash, "%016" PRIx64, fnv1a64(text, len));
-	/* The tree is read into the structs below and then dropped whole. */
-	bool arena = xalloc_cjson_arena_begin(len);
-	if (json_strict_parse_path(text, len, &root, p, sizeof p, &jerr)) {
+	/* The hash of a large file takes as long as a tenth of its parse: on the
+	 * other CPU, meanwhile. */
+	struct hash_job hj = {text, len, f->hash};
+	pthread_t hasher;
+	bool threaded = len > (1 << 20) && !pthread_create(&hasher, NULL, hash_text, &hj);
+	if (!threaded)
+		hash_text(&hj);
+
+	struct json_walk w;
+	struct json_member m, orgs = {0};
+	if (json_strict_check_path(text, len, p, sizeof p, &jerr)) {
 		if (p[0])
 			error_set(err, 0, "%s%s: is a duplicate key", prefix, p);
 		else
 			error_set(err, 0, "%s%s %s", prefix, *prefix ? "file" : "Document", jerr.msg);
 		goto out;
 	}
-	if (!cJSON_IsObject(root)) {
+	if (!json_walk_begin(&w, text, len) || !w.object) {
 		error_set(err, 0, "%s%s must be a JSON object", prefix, *prefix ? "file" : "Document");
 		goto out;
 	}
-	static const char *const top_keys[] = {"orgs", NULL};
-	if (check_keys(&ld, root, "", top_keys))
-		goto out;
-	const cJSON *orgs = field(root, "orgs");
-	if (!orgs) {
+	w.trusted = true;
+	while (json_walk_next(&w, &m) > 0) {
+		char *key = member_key(&m);
+		bool known = !strcmp(key, "orgs");
+		if (!known)
+			fail(&ld, "", key, "unknown field");
+		free(key);
+		if (!known)
+			goto out;
+		orgs = m;
+	}
+	if (!orgs.value) {
 		fail(&ld, "", "orgs", "is required");
 		goto out;
 	}
-	if (!cJSON_IsArray(orgs)) {
+	if (!json_walk_begin(&w, orgs.value, orgs.value_len) || w.object) {
 		fail(&ld, "", "orgs", "must be an array");
 		goto out;
 	}
-	f->n_orgs = (size_t)cJSON_GetArraySize(orgs);
-	f->orgs = alloc_array(f->n_orgs, sizeof *f->orgs);
-	size_t i = 0;
-	for (const cJSON *v = orgs->child; v; v = v->next, i++) {
-		path_index(p, "", "orgs", i);
-		if (parse_org(&ld, v, p, &f->orgs[i]))
+	w.trusted = true;
+	size_t cap = 0;
+	while (json_walk_next(&w, &m) > 0) {
+		if (f->n_orgs == cap) {
+			cap = cap ? 2 * cap : 8;
+			f->orgs = xrealloc(f->orgs, cap * sizeof *f->orgs);
+		}
+		struct fixture_org *o = &f->orgs[f->n_orgs++];
+		memset(o, 0, sizeof *o);
+		path_index(p, "", "orgs", f->n_orgs - 1);
+		if (parse_org_text(&ld, &m, p, o))
 			goto out;
 	}
 	if (link_parents(&ld, f))
@@ -704,10 +820,8 @@ static int parse(const char *text, size_t len, const char *source, const char *p
 	f = NULL;
 	rc = 0;
 out:
-	if (arena)
-		xalloc_cjson_arena_end();
-	else
-		cJSON_Delete(root);
+	if (threaded)
+		pthread_join(hasher, NULL);
 	strset_cleanup(&ld.org_ids);
 	strset_cleanup(&ld.api_keys);
 	fixture_free(f);
@@ -783,10 +897,8 @@ const struct fixture_org *fixture_find_org(const struct fixture *f, const char *
 	return i < 0 ? NULL : &f->orgs[i];
 }
 
-void fixture_free(struct fixture *f)
+void fixture_free_orgs(struct fixture *f)
 {
-	if (!f)
-		return;
 	for (size_t i = 0; i < f->n_orgs; i++) {
 		struct fixture_org *o = &f->orgs[i];
 		free(o->id);
@@ -803,6 +915,15 @@ void fixture_free(struct fixture *f)
 		free(o->contacts);
 	}
 	free(f->orgs);
+	f->orgs = NULL;
+	f->n_orgs = 0;
+}
+
+void fixture_free(struct fixture *f)
+{
+	if (!f)
+		return;
+	fixture_free_orgs(f);
 	free(f->source);
 	free(f);
 }

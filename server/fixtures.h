@@ -54,5 +54,9 @@ int fixture_load_embedded(int64_t now_ms, struct fixture **out, struct error *er
 /* Finds an org of the fixture by id, or NULL. */
 const struct fixture_org *fixture_find_org(const struct fixture *f, const char *id);
 
+/* Frees the fixture's orgs and all they hold, keeping its source and hash:
+ * once the store holds the data, that is all the server needs of it. */
+void fixture_free_orgs(struct fixture *f);
+
 /* Frees the fixture and all it owns. NULL is fine. */
 void fixture_free(struct fixture *f);

@@ -72,11 +72,7 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
-enum {
-	ARENA_BLOCK = 4 << 20,	    /* bytes; a larger allocation has a block of its own */
-	ARENA_FIRST_MIN = 64 << 10, /* the first block's least size */
-	ARENA_PER_BYTE = 6,	    /* tree bytes per document byte, about (README, Performance) */
-};
+enum { ARENA_BLOCK = 1 << 20 }; /* bytes; a larger allocation has a block of its own */
 
 struct arena_block {
 	struct arena_block *next;
@@ -87,7 +83,6 @@ struct arena_block {
 static bool hooks_installed;
 static _Thread_local bool arena_on;
 static _Thread_local struct arena_block *arena; /* the newest block first */
-static _Thread_local size_t arena_first;	/* the first block's size */
 
 static void *cjson_malloc(size_t n)
 {
@@ -95,19 +90,14 @@ static void *cjson_malloc(size_t n)
 		return xmalloc(n);
 	n = (n + 15) & ~(size_t)15; /* cJSON stores pointers and doubles */
 	if (!arena || arena->size - arena->used < n) {
-		/* A small document (the demo data, a test's) maps no more than it needs. */
-		size_t block = arena ? ARENA_BLOCK : arena_first;
-		size_t size = n > block / 4 ? n : block;
-		/* Mapped with its pages at once: a large document's tree is
-		 * hundreds of MB, and a page first touched is a page fault, dear on
-		 * a virtual machine; MAP_POPULATE takes a block's faults in one call. */
+		size_t size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
 		struct arena_block *b = mmap(NULL, sizeof *b + size, PROT_READ | PROT_WRITE,
-					     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (b == MAP_FAILED)
 			oom(sizeof *b + size);
 		b->used = 0;
 		b->size = size;
-		if (arena && size != block) {
+		if (arena && size != ARENA_BLOCK) {
 			/* A block of its own goes behind the current one, which keeps
 			 * its room for what comes next. */
 			b->next = arena->next;
@@ -154,22 +144,31 @@ void xalloc_install_cjson_hooks(void)
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-bool xalloc_cjson_arena_begin(size_t doc_len)
+bool xalloc_cjson_arena_begin(void)
 {
 	if (!hooks_installed || !ARENA_ALLOWED || RUNNING_ON_VALGRIND)
 		return false;
-	size_t want = doc_len < ARENA_BLOCK / ARENA_PER_BYTE ? doc_len * ARENA_PER_BYTE : ARENA_BLOCK;
-	arena_first = (want < ARENA_FIRST_MIN ? ARENA_FIRST_MIN : want + 4095) & ~(size_t)4095;
 	arena_on = true;
 	return true;
 }
 
-void xalloc_cjson_arena_end(void)
+/* Keeps the oldest block, whose pages are then already the process's. */
+void xalloc_cjson_arena_rewind(void)
 {
-	arena_on = false;
-	while (arena) {
+	while (arena && arena->next) {
 		struct arena_block *b = arena;
 		arena = b->next;
 		munmap(b, sizeof *b + b->size);
 	}
+	if (arena)
+		arena->used = 0;
+}
+
+void xalloc_cjson_arena_end(void)
+{
+	xalloc_cjson_arena_rewind();
+	if (arena)
+		munmap(arena, sizeof *arena + arena->size);
+	arena = NULL;
+	arena_on = false;
 }

@@ -21,16 +21,17 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * before any thread starts. */
 void xalloc_install_cjson_hooks(void);
 
-/* A large document parsed with cJSON is millions of small allocations (a node
- * per value, a string per key and text), all freed together once it has been
- * read, and as many pages touched for the first time. Between these two calls,
- * the calling thread's cJSON allocations come from an arena of large blocks
- * and cJSON frees nothing; the end frees the arena at once. So a tree made in
- * between must be neither used nor deleted after the end, one made before must
- * not be deleted in between, and the two calls do not nest. doc_len, the
- * document's length, sizes the first block. Returns false (and no arena is
- * made) when the hooks above are not installed, or under AddressSanitizer or
- * Valgrind, whose checks an arena would hide: cJSON then allocates as usual,
- * and its trees are deleted as usual. */
-bool xalloc_cjson_arena_begin(size_t doc_len);
+/* A large document read with cJSON a piece at a time (a fixture of 100,000
+ * contacts, a contact at a time) is millions of small allocations, each tree's
+ * freed together once it has been read. Between _begin() and _end(), the
+ * calling thread's cJSON allocations come from an arena and cJSON frees
+ * nothing; _rewind() drops every tree made since _begin() or the last rewind
+ * at once, and reuses their memory. So a tree made in between must be neither
+ * used nor deleted after the rewind or end that drops it, one made before must
+ * not be deleted in between, and the calls do not nest. _begin() returns false
+ * (and no arena is made) when the hooks above are not installed, or under
+ * AddressSanitizer or Valgrind, whose checks an arena would hide: cJSON then
+ * allocates as usual, and its trees are deleted as usual. */
+bool xalloc_cjson_arena_begin(void);
+void xalloc_cjson_arena_rewind(void);
 void xalloc_cjson_arena_end(void);

@@ -502,6 +502,31 @@ static void rejects_duplicate_key(void)
 		     "t.json: orgs[0].contacts[1].name: is a duplicate key");
 }
 
+/* The document is read an org, and then a contact, at a time; what is wrong
+ * with it is reported as if it were read whole: JSON first, then the
+ * document's own keys, then the orgs in order, each org's keys first. */
+static void rejects_in_document_order(void)
+{
+	expect_error("{'orgs':[{'id':'a','contacts':[{'id':'c','blocked':1},"
+		     "{'id':'d','name':'x','name':'y'}]}]}",
+		     "t.json: orgs[0].contacts[1].name: is a duplicate key");
+	expect_error("{'orgs':[{'id':'a','contacts':[{'id':'c','blocked':1}]}],'x':1}",
+		     "t.json: x: unknown field");
+	expect_error("{'orgs':[{'id':'a','contacts':[{'id':'c','blocked':1}],'x':1}]}",
+		     "t.json: orgs[0].x: unknown field");
+	expect_error("{'orgs':[{'id':'a','contacts':[{'id':'c','blocked':1}],'name':3}]}",
+		     "t.json: orgs[0].name: must be a string");
+	expect_error("{'orgs':[{'id':'a','contacts':{}}]}",
+		     "t.json: orgs[0].contacts: must be an array");
+	expect_error("{'orgs':[{'id':'a'},7]}", "t.json: orgs[1]: must be an object");
+	expect_error("{'orgs':{}}", "t.json: orgs: must be an array");
+	expect_error("[]", "t.json: file must be a JSON object");
+	/* Keys are compared decoded, whatever their escapes. */
+	expect_error("{'or\\u0067s':[{'id':'a','contact\\u0073':[{'id':'c','blocked':1}]}]}",
+		     "t.json: orgs[0].contacts[0].blocked: must be a boolean");
+	expect_error("{'orgs':[{'id':'a','\\u0069d':'b'}]}", "t.json: orgs[0].id: is a duplicate key");
+}
+
 static void rejects_invalid_utf8(void)
 {
 	const char text[] = "{\"orgs\":[{\"id\":\"\xff\"}]}";
@@ -984,6 +1009,7 @@ static const struct test_case cases[] = {
 	TEST_CASE("fixtures@load-file-directory", load_file_directory),
 	TEST_CASE("fixtures@rejects-invalid-json", rejects_invalid_json),
 	TEST_CASE("fixtures@rejects-duplicate-key", rejects_duplicate_key),
+	TEST_CASE("fixtures@rejects-in-document-order", rejects_in_document_order),
 	TEST_CASE("fixtures@rejects-invalid-utf8", rejects_invalid_utf8),
 	TEST_CASE("fixtures@rejects-nul-escape", rejects_nul_escape),
 	TEST_CASE("fixtures@rejects-top-level-not-object", rejects_top_level_not_object),
