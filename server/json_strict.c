@@ -368,12 +368,13 @@ static int scan_text(struct scan *sc)
 /* The end of the string at t[i] (its opening quote), in text known valid. */
 static size_t skip_string(const unsigned char *t, size_t i)
 {
-	for (i++;; i++) {
+	i++;
+	for (;;) {
 		while (t[i] != '"' && t[i] != '\\')
 			i++;
 		if (t[i] == '"')
 			return i + 1;
-		i++; /* the escaped byte (of \uXXXX, the rest is plain) */
+		i += 2; /* the backslash and the byte after it (of \uXXXX, the rest is plain) */
 	}
 }
 
