@@ -13,6 +13,7 @@
 #   BENCH_CONTACTS     contacts in the fixture, also read by bench/patch.lua (default 1000)
 #   BENCH_CONNECTIONS  wrk connection counts (default "1 16 64")
 #   BENCH_WARMUP       seconds of discarded wrk warm-up before the patch runs (default 1; 0: none)
+#   BENCH_PATCH        what each PATCH changes: blocked (default), or name (bench/patch.lua)
 #   BENCH_READY_RUNS   server starts per ready-time case (default 20)
 #   BENCH_SERVER_ARGS  extra server arguments, word-split (e.g. "--threads 2")
 #   BENCH_LIST_CONTACTS contacts in the list benchmark's org (default 100000)
@@ -367,7 +368,7 @@ bench_patch() {
 	fi
 
 	{
-		echo "PATCH /orgs/c/contacts/ct_i (wrk -t1, ${BENCH_SECONDS}s each, $BENCH_CONTACTS contacts):"
+		echo "PATCH /orgs/c/contacts/ct_i, each a change of ${BENCH_PATCH:-blocked} (wrk -t1, ${BENCH_SECONDS}s each, $BENCH_CONTACTS contacts):"
 		printf '  %5s %11s %9s %9s %8s\n' conns req/s p50_ms p99_ms non-2xx
 	} >"$out"
 	# The ceiling runs right after invent-mock at each connection count, so the
@@ -626,6 +627,8 @@ bench_lists() {
 		"search=lovelace&take=100"
 		"name=Grace&take=100"
 		"search=turing&status=BLOCKED"
+		"username=hopper&take=100"
+		"search=grace.hopper.4096"
 	)
 	{
 		echo "GET /orgs/c/contacts, 4 connections, ${BENCH_LIST_SECONDS}s each (p50/p99 ms):"

@@ -131,7 +131,8 @@ int store_trigram_pick(struct store *s, const char *value, int64_t pick[STORE_TR
 		size_t k = m == n ? i : i * (n - 1) / (m - 1);
 		sqlite3_stmt *st = stmt(s, ST_TRIGRAM_COUNT);
 		sqlite3_bind_int64(st, 1, t[k]);
-		sqlite3_bind_int64(st, 2, TRIGRAM_COMMON);
+		/* Counted no further than the rarest so far: only the rarest matters. */
+		sqlite3_bind_int64(st, 2, i ? probed[0].count : TRIGRAM_COMMON);
 		int rc = sqlite3_step(st);
 		probed[i].tri = t[k];
 		probed[i].count = sqlite3_column_int64(st, 0);
@@ -149,7 +150,7 @@ int store_trigram_pick(struct store *s, const char *value, int64_t pick[STORE_TR
 	}
 	if (probed[0].count >= TRIGRAM_COMMON)
 		goto out;
-	/* The rarest gives the candidates; the next, looked up by key for each,
+	/* The rarest gives the candidates; another, looked up by key for each,
 	 * narrows them (a lookup costs about what reading the candidate's row and
 	 * checking it does, so more of them gain little); a value with one
 	 * trigram repeats it. */
