@@ -12,6 +12,8 @@ extern const char embedded_migration_004[]; /* schema/migrations/004-list-counts
 extern const size_t embedded_migration_004_len;
 extern const char embedded_migration_005[]; /* schema/migrations/005-trigrams.sql */
 extern const size_t embedded_migration_005_len;
+extern const char embedded_migration_006[]; /* schema/migrations/006-trigram-buckets.sql */
+extern const size_t embedded_migration_006_len;
 extern const char embedded_demo_json[]; /* fixtures/demo.json, NUL-terminated */
 extern const size_t embedded_demo_json_len;
 extern const char embedded_openapi_json[]; /* schema/openapi.json */

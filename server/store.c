@@ -68,6 +68,7 @@ static const char *const migrations[] = {
 	embedded_migration_003, /* to version 3 */
 	embedded_migration_004, /* to version 4 */
 	embedded_migration_005, /* to version 5 */
+	embedded_migration_006, /* to version 6 */
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,

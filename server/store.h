@@ -12,7 +12,7 @@
 #include "model.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-enum { STORE_SCHEMA_VERSION = 5 };
+enum { STORE_SCHEMA_VERSION = 6 };
 
 struct store;
 

@@ -129,9 +129,9 @@ int store_load_fixture(struct store *s, const struct fixture *f, const char *onl
 	return store_atomic_end(s, rc ? -1 : 0, err);
 }
 
-/* The kept counts (migration 004), segments.contacts_count and the trigram
- * index (005), made whole from the rows, as the migrations first made them;
- * the triggers keep them after. */
+/* The kept counts (migration 004) and segments.contacts_count, made whole from
+ * the rows, as the migration first made them; the triggers keep them after
+ * (and the trigram index, store_trigram_fill). */
 static const char make_counts_sql[] =
 	"INSERT INTO contact_counts (org_id, flags, n)"
 	" SELECT org_id, flags, count(*) FROM contacts GROUP BY org_id, flags;"
@@ -139,10 +139,7 @@ static const char make_counts_sql[] =
 	" SELECT cs.segment_pk, c.flags, count(*) FROM contact_segments cs"
 	" JOIN contacts c ON c.pk = cs.contact_pk GROUP BY cs.segment_pk, c.flags;"
 	"UPDATE segments SET contacts_count ="
-	" (SELECT count(*) FROM contact_segments WHERE segment_pk = segments.pk);"
-	/* Sorted by the index's key (the view's GROUP BY), so rows are appended. */
-	"INSERT INTO contact_trigrams (tri, contact_pk, n)"
-	" SELECT tri, contact_pk, n FROM contact_trigrams_made;";
+	" (SELECT count(*) FROM contact_segments WHERE segment_pk = segments.pk);";
 
 int store_bulk_load_fixture(struct store *s, const struct fixture *f, struct error *err)
 {
@@ -195,6 +192,8 @@ int store_bulk_load_fixture(struct store *s, const struct fixture *f, struct err
 		ret = exec_sql(s->db, make[i], err);
 	if (!ret)
 		ret = exec_sql(s->db, make_counts_sql, err);
+	if (!ret)
+		ret = store_trigram_fill(s->db, err);
 	/* Back to the journal store_open() gave it (a memdb's is MEMORY): only
 	 * the load could do without one; the fixture state is then the same
 	 * database as one loaded row by row, journal mode included. */

@@ -269,20 +269,24 @@ int store_attach_pristine(struct store *s, struct store *staged, struct error *e
 
 /* --- store_trigram.c: the trigram index (schema/migrations/005) --- */
 
-/* Registers the SQL function trigrams() on db, which the index's triggers and
- * migration call: every connection that writes contacts or channels needs it.
- * Returns SQLITE_OK or SQLite's failure. */
+/* Registers the SQL functions trigrams() (the index's triggers and migrations
+ * call it: every connection that writes contacts or channels needs it) and
+ * trigram_pks() (the list query's) on db. Returns SQLITE_OK or SQLite's failure. */
 int store_trigram_register(sqlite3 *db);
 
+/* Fills the empty trigram index of db from its contacts and channels, as the
+ * view contact_trigrams_made would, without sorting every trigram of every
+ * contact in SQL (a bulk load). Returns 0, or -1 with err. */
+int store_trigram_fill(sqlite3 *db, struct error *err);
+
 /* Trigrams a substring filter's candidates are taken from: the rarest, then
- * the ones each candidate is looked up by. */
-enum { STORE_TRIGRAM_PICK = 2 };
+ * the ones whose bits are ANDed with it in each of its buckets. */
+enum { STORE_TRIGRAM_PICK = 4 };
 
 /* Picks the trigrams of value (a name, search or username filter) that its
  * candidates come from, rarest first, into pick. *indexed is false, and pick
- * untouched, when the index cannot serve value (fewer than 3 bytes, not UTF-8)
- * or would not narrow it (every trigram common): the filter then reads the
- * org. Returns 0, or -1 with err if SQLite failed. */
+ * untouched, when the index cannot serve value (fewer than 3 bytes, not UTF-8):
+ * the filter then reads the org. Returns 0, or -1 with err if SQLite failed. */
 int store_trigram_pick(struct store *s, const char *value, int64_t pick[STORE_TRIGRAM_PICK],
 		       bool *indexed, struct error *err);
 

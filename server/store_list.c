@@ -29,12 +29,15 @@ enum {
 	LF_MASKS = 1 << (LF__COUNT + 3),
 };
 
-/* The contacts that hold the trigrams bound to :<p>0 and :<p>1 (store_trigram_pick):
- * those of the first, each then looked up by key under the second (CROSS JOIN
- * keeps SQLite from starting with the second, a commoner one). */
-#define TRIGRAM_CANDIDATES(p)                                                                \
-	" c.pk IN (SELECT t0.contact_pk FROM contact_trigrams t0 CROSS JOIN contact_trigrams t1" \
-	" WHERE t0.tri = :" p "0 AND t1.tri = :" p "1 AND t1.contact_pk = t0.contact_pk)"
+/* The contacts that hold the trigrams bound to :<p>0 to :<p>3 (store_trigram_pick):
+ * in each bucket of the first, the bits of all four ANDed (CROSS JOIN keeps
+ * SQLite from starting with a commoner one). */
+#define TRIGRAM_CANDIDATES(p)                                                                   \
+	" c.pk IN (SELECT k.value FROM contact_trigrams t0 CROSS JOIN contact_trigrams t1"         \
+	" CROSS JOIN contact_trigrams t2 CROSS JOIN contact_trigrams t3 CROSS JOIN"               \
+	" json_each(trigram_pks(t0.bucket, t0.bits & t1.bits & t2.bits & t3.bits)) k"              \
+	" WHERE t0.tri = :" p "0 AND t1.tri = :" p "1 AND t1.bucket = t0.bucket AND t2.tri = :" p \
+	"2 AND t2.bucket = t0.bucket AND t3.tri = :" p "3 AND t3.bucket = t0.bucket)"
 
 /* The substring filters are LIKE, whichever way the contacts come: from the
  * index, each candidate's channels are then read by contact, not the org's. */
@@ -133,12 +136,14 @@ static char *like_pattern(const char *value)
 	return p;
 }
 
-/* The statement for this filter mask (count or page), prepared on first use. */
-static sqlite3_stmt *list_stmt(struct store *s, unsigned mask, bool count, struct error *err)
+/* The statement for this filter mask, prepared on first use: a page of
+ * contacts, or (matches) every match's created_at and id, for a text filter's
+ * count and page at once (store_contacts_list). */
+static sqlite3_stmt *list_stmt(struct store *s, unsigned mask, bool matches, struct error *err)
 {
 	if (!s->list_stmts)
 		s->list_stmts = xcalloc(2 * LF_MASKS, sizeof *s->list_stmts);
-	sqlite3_stmt **slot = &s->list_stmts[2 * mask + count];
+	sqlite3_stmt **slot = &s->list_stmts[2 * mask + matches];
 	if (*slot) {
 		sqlite3_reset(*slot);
 		sqlite3_clear_bindings(*slot);
@@ -153,14 +158,14 @@ static sqlite3_stmt *list_stmt(struct store *s, unsigned mask, bool count, struc
 			      (1u << LF_USERNAME_INDEXED));
 	char sql[8192];
 	size_t len = (size_t)snprintf(sql, sizeof sql, "%s FROM contacts c WHERE %sc.org_id = :org",
-				      count ? "SELECT count(*)" : "SELECT " CONTACT_COLS,
+				      matches ? "SELECT c.created_at, c.id" : "SELECT " CONTACT_COLS,
 				      narrow ? "+" : "");
 	for (int f = 0; f < LF__COUNT; f++)
 		if (mask & (1u << f))
 			len += (size_t)snprintf(sql + len, sizeof sql - len, "%s", list_fragments[f]);
 	len += (size_t)snprintf(sql + len, sizeof sql - len, "%s",
 				status_fragments[mask >> LF_STATUS_SHIFT]);
-	if (!count)
+	if (!matches)
 		snprintf(sql + len, sizeof sql - len,
 			 " ORDER BY c.created_at DESC, c.id LIMIT :take OFFSET :offset");
 	int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
@@ -347,8 +352,10 @@ static int explain_query(struct store *s, const struct store_list_query *query, 
 	int rc = -1;
 	if (resolve_segment(s, q, err) || substrings_init(s, &subs, q, err))
 		goto out;
-	sqlite3_stmt *st = count && !has_text_filter(q) ? count_stmt(s, q)
-							: list_stmt(s, list_mask(q, &subs), count, err);
+	/* A text filter's count and page come from one statement. */
+	sqlite3_stmt *st = has_text_filter(q) ? list_stmt(s, list_mask(q, &subs), true, err)
+			   : count ? count_stmt(s, q)
+				   : list_stmt(s, list_mask(q, &subs), false, err);
 	rc = st ? explain(s, st, q, &subs, plan, err) : -1;
 out:
 	substrings_cleanup(&subs);
@@ -367,6 +374,67 @@ int store_explain_list(struct store *s, const struct store_list_query *query, ch
 	return explain_query(s, query, false, plan, err);
 }
 
+/* One match of a text-filtered list: what its order needs. */
+struct match {
+	int64_t created_at;
+	char *id;
+};
+
+/* The list's order: newest created_at first, then id as SQLite's BINARY
+ * collation compares it (bytes; ids hold no NUL). */
+static int compare_matches(const void *a, const void *b)
+{
+	const struct match *x = a, *y = b;
+	if (x->created_at != y->created_at)
+		return x->created_at > y->created_at ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* The page of a text-filtered list and the count of its matches, from one
+ * read of the matches (st, bound): their candidates, from an index or from the
+ * org, are filtered once rather than once for the count and again for the
+ * page. The page's rows are then read by id. */
+static int list_by_matches(struct store *s, const struct store_list_query *q, sqlite3_stmt *st,
+			   struct contact **list, size_t *count, int64_t *total, struct error *err)
+{
+	struct match *m = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap)
+			m = xrealloc(m, (cap = cap ? 2 * cap : 64) * sizeof *m);
+		m[n].created_at = sqlite3_column_int64(st, 0);
+		m[n++].id = col_text(st, 1);
+	}
+	sqlite3_reset(st);
+	int ret = rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
+	qsort(m, n, sizeof *m, compare_matches);
+	*total = (int64_t)n;
+	/* (page - 1) * take cannot overflow: the handler bounds page by it. */
+	int64_t offset = (q->page - 1) * q->take;
+	size_t from = offset < *total ? (size_t)offset : n;
+	size_t to = n - from < (size_t)q->take ? n : from + (size_t)q->take;
+	for (size_t i = from; !ret && i < to; i++) {
+		sqlite3_stmt *get = stmt(s, ST_CONTACT_GET);
+		bind_text(get, 1, q->org_id);
+		bind_text(get, 2, m[i].id);
+		if ((rc = sqlite3_step(get)) != SQLITE_ROW) {
+			sqlite3_reset(get);
+			ret = db_error(s, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, err);
+			break;
+		}
+		if (*count % 16 == 0)
+			*list = xrealloc(*list, (*count + 16) * sizeof **list);
+		memset(&(*list)[*count], 0, sizeof **list);
+		store_contact_from_row(get, &(*list)[(*count)++]);
+		sqlite3_reset(get);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(m[i].id);
+	free(m);
+	return ret;
+}
+
 int store_contacts_list(struct store *s, const struct store_list_query *query,
 			struct contact **out, size_t *n, int64_t *total, struct error *err)
 {
@@ -376,17 +444,23 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 		return -1;
 	sqlite3_stmt *st;
 	int rc = SQLITE_OK;
+	struct contact *list = NULL;
+	size_t count = 0;
 	struct substrings subs;
 	if (substrings_init(s, &subs, q, err))
 		goto fail;
 	unsigned mask = list_mask(q, &subs);
-	/* Flags alone, or with a segment: the schema's triggers keep the counts. */
-	if (!has_text_filter(q))
-		st = count_stmt(s, q);
-	else if ((st = list_stmt(s, mask, true, err)))
+	if (has_text_filter(q)) {
+		if (!(st = list_stmt(s, mask, true, err)))
+			goto fail;
 		bind_query(st, q, &subs);
-	else
-		goto fail;
+		if (list_by_matches(s, q, st, &list, &count, total, err))
+			goto fail;
+		substrings_cleanup(&subs);
+		goto rows_read;
+	}
+	/* Flags alone, or with a segment: the schema's triggers keep the counts. */
+	st = count_stmt(s, q);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
@@ -394,7 +468,7 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 		goto fail;
 	}
 	*total = sqlite3_column_int64(st, 0);
-	assert(*total >= 0); /* kept by triggers (migration 004), or counted */
+	assert(*total >= 0); /* kept by triggers (migration 004) */
 	sqlite3_reset(st);
 
 	if (!(st = list_stmt(s, mask, false, err)))
@@ -402,8 +476,7 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 	bind_query(st, q, &subs);
 	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":take"), q->take);
 	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), (q->page - 1) * q->take);
-	struct contact *list = NULL;
-	size_t count = 0, cap = 0;
+	size_t cap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (count == cap) {
 			cap = cap ? 2 * cap : 16;
@@ -414,25 +487,26 @@ int store_contacts_list(struct store *s, const struct store_list_query *query,
 	}
 	sqlite3_reset(st);
 	substrings_cleanup(&subs);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
 		db_error(s, rc, err);
+		goto fail_rows;
+	}
+rows_read:
 	/* Channels and segments after the page's rows, since their statements are
 	 * other ones; the transaction keeps it all one snapshot. */
-	for (size_t i = 0; rc == SQLITE_DONE && i < count; i++)
+	for (size_t i = 0; i < count; i++)
 		if (store_read_channels(s, list[i].store_pk, &list[i], err) ||
 		    store_read_segments(s, list[i].store_pk, &list[i], err))
-			rc = SQLITE_ERROR;
-	if (rc != SQLITE_DONE) {
-		for (size_t i = 0; i < count; i++)
-			contact_cleanup(&list[i]);
-		free(list);
-		return -1;
-	}
+			goto fail_rows;
 	*out = list;
 	*n = count;
 	return 0;
 fail:
 	substrings_cleanup(&subs);
+fail_rows:
+	for (size_t i = 0; i < count; i++)
+		contact_cleanup(&list[i]);
+	free(list);
 	return -1;
 }
 

@@ -1,6 +1,6 @@
-/* The trigram index of the substring filters (schema/migrations/005): the SQL
- * function trigrams() its triggers fill it with, and the choice of the few
- * trigrams a list query takes its candidates from. */
+/* The trigram index of the substring filters (schema/migrations/005, 006): the
+ * SQL functions its triggers and queries call, its filling after a bulk load,
+ * and the choice of the trigrams a list query takes its candidates from. */
 #include "store_int.h"
 
 #include "json_strict.h"
@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The index's rows hold buckets of 64 contacts: pk >> 6, bit pk & 63. */
+enum { TRIGRAM_BUCKET_SHIFT = 6, TRIGRAM_BUCKET_MASK = 63 };
 
 /* ASCII letters lowercased and nothing else: LIKE's rule without ICU, so a
  * substring LIKE matches is a substring of these bytes (both sides folded). */
@@ -88,24 +91,179 @@ nomem:
 	sqlite3_result_error_nomem(ctx);
 }
 
+/* trigram_pks(bucket, bits): the pks of the contacts whose bits are set in a
+ * bucket of the index, as a JSON array of integers. */
+static void trigram_pks_function(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	int64_t bucket = sqlite3_value_int64(argv[0]);
+	uint64_t bits = (uint64_t)sqlite3_value_int64(argv[1]);
+	/* "[" and "]", and each pk at most 20 digits and a comma. */
+	char *out = sqlite3_malloc64(64 * 21 + 3);
+	if (!out) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	size_t len = 0;
+	out[len++] = '[';
+	for (int i = 0; bits; i++, bits >>= 1)
+		if (bits & 1)
+			len += (size_t)sprintf(out + len, len > 1 ? ",%lld" : "%lld",
+					       (long long)(bucket << TRIGRAM_BUCKET_SHIFT | i));
+	out[len++] = ']';
+	sqlite3_result_text64(ctx, out, len, sqlite3_free, SQLITE_UTF8);
+}
+
 int store_trigram_register(sqlite3 *db)
 {
-	return sqlite3_create_function_v2(db, "trigrams", -1,
-					  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-					  trigrams_function, NULL, NULL, NULL);
+	int rc = sqlite3_create_function_v2(db, "trigrams", -1,
+					    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+					    trigrams_function, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(db, "trigram_pks", 2,
+						SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+						NULL, trigram_pks_function, NULL, NULL, NULL);
+	return rc;
+}
+
+/* --- Filling the index after a bulk load --- */
+
+/* A bucket's bits by (trigram << 32 | bucket), open addressing. */
+struct bucket_map {
+	uint64_t *keys, *bits; /* key 0 is free: no trigram is 0 (no text holds NUL) */
+	size_t cap, n;
+};
+
+static void bucket_map_set(struct bucket_map *m, uint64_t key, uint64_t bit)
+{
+	if (2 * (m->n + 1) > m->cap) {
+		struct bucket_map big = {xcalloc(m->cap ? 2 * m->cap : 1 << 16, sizeof *big.keys),
+					 xcalloc(m->cap ? 2 * m->cap : 1 << 16, sizeof *big.bits),
+					 m->cap ? 2 * m->cap : 1 << 16, 0};
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->keys[i])
+				bucket_map_set(&big, m->keys[i], m->bits[i]);
+		free(m->keys);
+		free(m->bits);
+		*m = big;
+	}
+	size_t i = (size_t)((key * 0x9e3779b97f4a7c15u) >> 20) & (m->cap - 1);
+	while (m->keys[i] && m->keys[i] != key)
+		i = (i + 1) & (m->cap - 1);
+	if (!m->keys[i]) {
+		m->keys[i] = key;
+		m->n++;
+	}
+	m->bits[i] |= bit;
+}
+
+/* Sets the bits of contact pk for the trigrams of the text columns from..to-1 of st's row. */
+static void map_row(struct bucket_map *m, sqlite3_stmt *st, int64_t pk, int from, int to,
+		    uint32_t **t, size_t *cap)
+{
+	uint64_t bit = (uint64_t)1 << (pk & TRIGRAM_BUCKET_MASK);
+	for (int c = from; c < to; c++) {
+		const unsigned char *text = sqlite3_column_text(st, c);
+		size_t len = (size_t)sqlite3_column_bytes(st, c);
+		if (!text)
+			continue;
+		if (len > *cap)
+			*t = xrealloc(*t, (*cap = len) * sizeof **t);
+		size_t n = trigrams_of(text, len, *t);
+		for (size_t i = 0; i < n; i++)
+			bucket_map_set(m, (uint64_t)(*t)[i] << 32 | (uint64_t)(pk >> TRIGRAM_BUCKET_SHIFT), bit);
+	}
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+int store_trigram_fill(sqlite3 *db, struct error *err)
+{
+	static const char *const reads[] = {
+		"SELECT pk, name FROM contacts",
+		"SELECT contact_pk, name, username, email, phone, user_id FROM channels",
+	};
+	struct bucket_map m = {0};
+	uint32_t *t = NULL;
+	size_t tcap = 0;
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_OK;
+	for (size_t r = 0; rc == SQLITE_OK && r < 2; r++) {
+		if ((rc = sqlite3_prepare_v2(db, reads[r], -1, &st, NULL)) != SQLITE_OK)
+			break;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t pk = sqlite3_column_int64(st, 0);
+			/* A pk the key cannot hold: the view, slower, fills the index. */
+			if (pk < 0 || pk >> TRIGRAM_BUCKET_SHIFT > UINT32_MAX) {
+				rc = SQLITE_RANGE;
+				break;
+			}
+			map_row(&m, st, pk, 1, sqlite3_column_count(st), &t, &tcap);
+		}
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	free(t);
+	if (rc == SQLITE_RANGE) {
+		free(m.keys);
+		free(m.bits);
+		char *msg = NULL;
+		rc = sqlite3_exec(db, "INSERT INTO contact_trigrams (tri, bucket, bits)"
+				      " SELECT tri, bucket, bits FROM contact_trigrams_made", NULL, NULL, &msg);
+		int ret = rc == SQLITE_OK ? 0 : error_set_code(err, STORE_ERR_INTERNAL, msg ? msg : "");
+		sqlite3_free(msg);
+		return ret;
+	}
+	/* The rows in key order, so that each insert appends to the table. */
+	uint64_t *rows = xmalloc((m.n ? m.n : 1) * 2 * sizeof *rows);
+	size_t n = 0;
+	for (size_t i = 0; i < m.cap; i++)
+		if (m.keys[i]) {
+			rows[2 * n] = m.keys[i];
+			rows[2 * n + 1] = m.bits[i];
+			n++;
+		}
+	free(m.keys);
+	free(m.bits);
+	qsort(rows, n, 2 * sizeof *rows, compare_u64);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "INSERT INTO contact_trigrams (tri, bucket, bits)"
+					    " VALUES (?1, ?2, ?3)", -1, &st, NULL);
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+		sqlite3_bind_int64(st, 1, (int64_t)(rows[2 * i] >> 32));
+		sqlite3_bind_int64(st, 2, (int64_t)(rows[2 * i] & UINT32_MAX));
+		sqlite3_bind_int64(st, 3, (int64_t)rows[2 * i + 1]);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	free(rows);
+	int ret = rc == SQLITE_OK ? 0
+				  : error_set_code(err, store_error_of(rc), sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return ret;
 }
 
 const struct store_sql store_trigram_sql[] = {
-	/* How common a trigram is, counted no further than ?2: enough to tell a
-	 * rare one from a common one without reading a common one's every row. */
+	/* How common a trigram is (in buckets), counted no further than ?2: enough
+	 * to tell a rare one from a common one without reading a common one's every row. */
 	{ST_TRIGRAM_COUNT, "SELECT count(*) FROM (SELECT 1 FROM contact_trigrams"
 			   " WHERE tri = ?1 LIMIT ?2)"},
 	{0, NULL},
 };
 
-/* A filter whose every trigram is held by at least this many contacts (of
- * all orgs) gains too little from the index: it reads the org as before. */
-enum { TRIGRAM_COMMON = 4000 };
+/* Buckets of a trigram counted at most: past this, it is common, and which of
+ * two common ones leads matters little. Even then the index beats reading the
+ * org: a lookup per bucket of 64 contacts and trigram, against a row read per
+ * contact. */
+enum { TRIGRAM_COMMON = 2000 };
 /* How many of a value's trigrams are counted to find its rarest. */
 enum { TRIGRAM_PROBED = 8 };
 
@@ -148,12 +306,8 @@ int store_trigram_pick(struct store *s, const char *value, int64_t pick[STORE_TR
 			probed[j - 1] = x;
 		}
 	}
-	if (probed[0].count >= TRIGRAM_COMMON)
-		goto out;
-	/* The rarest gives the candidates; another, looked up by key for each,
-	 * narrows them (a lookup costs about what reading the candidate's row and
-	 * checking it does, so more of them gain little); a value with one
-	 * trigram repeats it. */
+	/* The rarest gives the buckets; the others are looked up by key in each
+	 * and their bits ANDed; a value with fewer trigrams repeats its rarest. */
 	for (size_t i = 0; i < STORE_TRIGRAM_PICK; i++)
 		pick[i] = probed[i < m ? i : 0].tri;
 	*indexed = true;
