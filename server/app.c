@@ -105,8 +105,8 @@ int app_start(const struct config *cfg, struct app **out, struct error *err)
 			  cfg->db_path, e.msg);
 		goto fail;
 	}
-	/* The store has the fixture state now; a fixture of 100,000 contacts
-	 * held as structs besides would be about the size of its file. */
+	/* The store has the fixture state now: its structs, as large as the file
+	 * or more, would only be a second copy. */
 	fixture_free_orgs(a->fixture);
 	if (auth_reload(a->auth, a->store, err) || store_start(a->store, err) ||
 	    http_start(a, &a->http, err))

@@ -14,7 +14,7 @@ struct app {
 	const struct config *config; /* borrowed from the caller of app_start */
 	struct clock *clock;
 	struct ids *ids;
-	struct fixture *fixture;     /* the seed data, kept for resets */
+	struct fixture *fixture;     /* the seed data's source and hash (its orgs are the store's) */
 	struct store *store;
 	struct auth *auth;
 	struct journal *journal;

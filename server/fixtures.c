@@ -511,16 +511,18 @@ static const char *const org_keys[] = {
 };
 
 /* A piece of the document: cJSON builds a tree of one contact, or of one org
- * without its contacts, at a time. The whole text passed json_strict already,
- * so only cJSON's own limits could fail here. */
-static cJSON *parse_piece(struct loader *ld, const char *piece, size_t len)
+ * without its contacts, at a time; at is where the piece starts in the
+ * document. The whole text passed json_strict already, so only cJSON's own
+ * limits could fail here (none can with Debian 12's cJSON: its numbers have
+ * no length limit, and json_strict's nesting limit is below its own). */
+static cJSON *parse_piece(struct loader *ld, const char *piece, size_t len, size_t at)
 {
 	const char *end = NULL;
 	cJSON *v = cJSON_ParseWithLengthOpts(piece, len, &end, 0);
 	if (!v)
 		error_set(ld->err, 0, "%s%s is not valid JSON (at byte %zu)", ld->prefix,
 			  *ld->prefix ? "file" : "Document",
-			  (size_t)((end ? end : piece) - ld->text));
+			  at + (size_t)((end ? end : piece) - piece));
 	return v;
 }
 
@@ -545,7 +547,7 @@ static int parse_contacts(struct loader *ld, struct org_scope *scope, const char
 		struct contact *c = &o->contacts[o->n_contacts++];
 		memset(c, 0, sizeof *c);
 		path_index(p, path, "contacts", o->n_contacts - 1);
-		cJSON *v = parse_piece(ld, m.value, m.value_len);
+		cJSON *v = parse_piece(ld, m.value, m.value_len, (size_t)(m.value - ld->text));
 		rc = v ? parse_contact(ld, scope, v, p, c) : -1;
 		if (arena)
 			xalloc_cjson_arena_rewind();
@@ -603,7 +605,7 @@ static int parse_org(struct loader *ld, const cJSON *obj, const char *path,
 				goto out;
 		}
 	}
-	/* The tree has an empty array in place of the contacts (parse_orgs). */
+	/* The tree has an empty array in place of the contacts (parse_org_text). */
 	if (get_array(ld, obj, path, "contacts", &arr))
 		goto out;
 	if (arr && parse_contacts(ld, &scope, contacts->value, contacts->value_len, path, o))
@@ -695,15 +697,9 @@ out:
 	return rc;
 }
 
-/* A member's key as cJSON would hold it (escapes decoded); free() it. */
 static char *member_key(const struct json_member *m)
 {
-	if (!memchr(m->key, '\\', m->key_len))
-		return xstrndup(m->key, m->key_len);
-	cJSON *k = cJSON_ParseWithLength(m->key - 1, m->key_len + 2);
-	char *s = xstrdup(cJSON_IsString(k) ? k->valuestring : "");
-	cJSON_Delete(k);
-	return s;
+	return json_key_text(m->key, m->key_len);
 }
 
 /* One org of the orgs array. Its tree is made from a copy of its text with
@@ -729,7 +725,9 @@ static int parse_org_text(struct loader *ld, const struct json_member *org, cons
 	memcpy(copy, org->value, head);
 	memcpy(copy + head, "[]", contacts.value ? 2 : 0);
 	memcpy(copy + head + (contacts.value ? 2 : 0), org->value + org->value_len - tail, tail);
-	cJSON *obj = parse_piece(ld, copy, head + (contacts.value ? 2 : 0) + tail);
+	/* (An offset past the contacts would be off by their length.) */
+	cJSON *obj = parse_piece(ld, copy, head + (contacts.value ? 2 : 0) + tail,
+				 (size_t)(org->value - ld->text));
 	free(copy);
 	int rc = obj ? parse_org(ld, obj, path, &contacts, o) : -1;
 	cJSON_Delete(obj);
@@ -761,8 +759,7 @@ static int parse(const char *text, size_t len, const char *source, const char *p
 	int rc = -1;
 
 	f->source = xstrdup(source);
-	/* The hash of a large file takes as long as a tenth of its parse: on the
-	 * other CPU, meanwhile. */
+	/* The hash reads every byte, one at a time: on the other CPU, meanwhile. */
 	struct hash_job hj = {text, len, f->hash};
 	pthread_t hasher;
 	bool threaded = len > (1 << 20) && !pthread_create(&hasher, NULL, hash_text, &hj);

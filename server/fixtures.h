@@ -55,7 +55,8 @@ int fixture_load_embedded(int64_t now_ms, struct fixture **out, struct error *er
 const struct fixture_org *fixture_find_org(const struct fixture *f, const char *id);
 
 /* Frees the fixture's orgs and all they hold, keeping its source and hash:
- * once the store holds the data, that is all the server needs of it. */
+ * once the store holds the data, that is all the server needs of it. The
+ * fixture then has no orgs (fixture_find_org() finds none). */
 void fixture_free_orgs(struct fixture *f);
 
 /* Frees the fixture and all it owns. NULL is fine. */

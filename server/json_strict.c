@@ -90,10 +90,6 @@ size_t json_utf8_codepoints(const char *s)
 	return n;
 }
 
-/* A recursive-descent check of RFC 8259 syntax, so that every error names the
- * byte where the text stops being JSON. cJSON alone is laxer: it skips any byte
- * up to 0x20 as whitespace, reads numbers with strtod ("01", "1."), and reports
- * some errors a byte late. */
 /* A key of an object still open: its text between the quotes. */
 struct key_span {
 	size_t at, len;
@@ -107,6 +103,10 @@ struct level {
 	size_t index;	  /* of an array, the element being read */
 };
 
+/* A recursive-descent check of RFC 8259 syntax, so that every error names the
+ * byte where the text stops being JSON. cJSON alone is laxer: it skips any byte
+ * up to 0x20 as whitespace, reads numbers with strtod ("01", "1."), and reports
+ * some errors a byte late. */
 struct scan {
 	const unsigned char *s;
 	size_t len, i;
@@ -484,19 +484,22 @@ int json_object_members(const char *buf, size_t len, struct json_member *out, si
 	return sc.i == len ? (int)n : -1;
 }
 
-/* A key's value as cJSON would hold it: its escapes decoded. */
-static char *key_text(const struct scan *sc, const struct key_span *k)
+char *json_key_text(const char *key, size_t len)
 {
-	const char *raw = (const char *)sc->s + k->at;
-	if (!k->escaped)
-		return xstrndup(raw, k->len);
+	if (!memchr(key, '\\', len))
+		return xstrndup(key, len);
 	/* Checked already; cJSON decodes it, with the quotes around it. */
-	cJSON *v = cJSON_ParseWithLength(raw - 1, k->len + 2);
+	cJSON *v = cJSON_ParseWithLength(key - 1, len + 2);
 	if (!cJSON_IsString(v))
 		abort();
 	char *t = xstrdup(v->valuestring);
 	cJSON_Delete(v);
 	return t;
+}
+
+static char *key_text(const struct scan *sc, const struct key_span *k)
+{
+	return json_key_text((const char *)sc->s + k->at, k->len);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -575,13 +578,7 @@ int json_strict_check_path(const char *buf, size_t len, char *dup_path, size_t s
 
 int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *err)
 {
-	return json_strict_parse_path(buf, len, out, NULL, 0, err);
-}
-
-int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_path,
-			   size_t size, struct error *err)
-{
-	if (json_strict_check_path(buf, len, dup_path, size, err))
+	if (json_strict_check_path(buf, len, NULL, 0, err))
 		return -1;
 	/* cJSON wants the NUL inside the length when it must check for trailing text.
 	 * The text is valid JSON by now, so a failure here is cJSON's own limit. */

@@ -22,14 +22,11 @@ enum { JSON_STRICT_MAX_DEPTH = 64 };
  * at a time (the HTTP thread, or before it starts). */
 int json_strict_parse(const char *buf, size_t len, cJSON **out, struct error *err);
 
-/* As json_strict_parse; when the failure is a duplicate key, also writes the
- * key's JSON path ("orgs[0].id") into dup_path (size bytes, cut to fit); else
- * dup_path is "". */
-int json_strict_parse_path(const char *buf, size_t len, cJSON **out, char *dup_path,
-			   size_t size, struct error *err);
-
-/* As json_strict_parse_path, without building the tree: for a large text read
- * a piece at a time (json_walk_*), which then holds no error but cJSON's limits. */
+/* The checks of json_strict_parse, without building the tree: for a large
+ * text read a piece at a time (json_walk_*), which then holds no error but
+ * cJSON's own limits. When the failure is a duplicate key, also writes the
+ * key's JSON path ("orgs[0].id") into dup_path (size bytes, cut to fit; may be
+ * NULL); else dup_path is "". */
 int json_strict_check_path(const char *buf, size_t len, char *dup_path, size_t size,
 			   struct error *err);
 
@@ -64,6 +61,11 @@ bool json_walk_begin(struct json_walk *w, const char *buf, size_t len);
 /* 1 and *m the next member (an array's element: key NULL), 0 past the last
  * (w->i is then just past the closing bracket), -1 if the text is not valid. */
 int json_walk_next(struct json_walk *w, struct json_member *m);
+
+/* A key as json_walk_next() gives it (its text between the quotes, of text
+ * that passed json_strict_check_path()), as cJSON would hold it: its escapes
+ * decoded. Free() it. */
+char *json_key_text(const char *key, size_t len);
 
 /* Number of Unicode code points in the valid UTF-8 string s. */
 size_t json_utf8_codepoints(const char *s);

@@ -152,7 +152,8 @@ bool xalloc_cjson_arena_begin(void)
 	return true;
 }
 
-/* Keeps the oldest block, whose pages are then already the process's. */
+/* Keeps one block (the last of the list, whatever its size), whose pages are
+ * then already the process's. */
 void xalloc_cjson_arena_rewind(void)
 {
 	while (arena && arena->next) {
