@@ -128,33 +128,37 @@ int store_trigram_register(sqlite3 *db)
 
 /* --- Filling the index after a bulk load --- */
 
-/* A bucket's bits by (trigram << 32 | bucket), open addressing. */
+/* A bucket's bits by (trigram << 32 | bucket), open addressing; key and bits
+ * side by side, so that a set touches one cache line. */
+struct bucket_slot {
+	uint64_t key; /* 0: free (no trigram is 0: no text holds NUL) */
+	uint64_t bits;
+};
+
 struct bucket_map {
-	uint64_t *keys, *bits; /* key 0 is free: no trigram is 0 (no text holds NUL) */
+	struct bucket_slot *slots;
 	size_t cap, n;
 };
 
 static void bucket_map_set(struct bucket_map *m, uint64_t key, uint64_t bit)
 {
 	if (2 * (m->n + 1) > m->cap) {
-		struct bucket_map big = {xcalloc(m->cap ? 2 * m->cap : 1 << 16, sizeof *big.keys),
-					 xcalloc(m->cap ? 2 * m->cap : 1 << 16, sizeof *big.bits),
-					 m->cap ? 2 * m->cap : 1 << 16, 0};
+		size_t cap = m->cap ? 2 * m->cap : 1 << 16;
+		struct bucket_map big = {xcalloc(cap, sizeof *big.slots), cap, 0};
 		for (size_t i = 0; i < m->cap; i++)
-			if (m->keys[i])
-				bucket_map_set(&big, m->keys[i], m->bits[i]);
-		free(m->keys);
-		free(m->bits);
+			if (m->slots[i].key)
+				bucket_map_set(&big, m->slots[i].key, m->slots[i].bits);
+		free(m->slots);
 		*m = big;
 	}
 	size_t i = (size_t)((key * 0x9e3779b97f4a7c15u) >> 20) & (m->cap - 1);
-	while (m->keys[i] && m->keys[i] != key)
+	while (m->slots[i].key && m->slots[i].key != key)
 		i = (i + 1) & (m->cap - 1);
-	if (!m->keys[i]) {
-		m->keys[i] = key;
+	if (!m->slots[i].key) {
+		m->slots[i].key = key;
 		m->n++;
 	}
-	m->bits[i] |= bit;
+	m->slots[i].bits |= bit;
 }
 
 /* Sets the bits of contact pk for the trigrams of the text columns from..to-1 of st's row. */
@@ -175,9 +179,9 @@ static void map_row(struct bucket_map *m, sqlite3_stmt *st, int64_t pk, int from
 	}
 }
 
-static int compare_u64(const void *a, const void *b)
+static int compare_slots(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = ((const struct bucket_slot *)a)->key, y = ((const struct bucket_slot *)b)->key;
 	return (x > y) - (x < y);
 }
 
@@ -211,8 +215,7 @@ int store_trigram_fill(sqlite3 *db, struct error *err)
 	}
 	free(t);
 	if (rc == SQLITE_RANGE) {
-		free(m.keys);
-		free(m.bits);
+		free(m.slots);
 		char *msg = NULL;
 		rc = sqlite3_exec(db, "INSERT INTO contact_trigrams (tri, bucket, bits)"
 				      " SELECT tri, bucket, bits FROM contact_trigrams_made", NULL, NULL, &msg);
@@ -221,30 +224,25 @@ int store_trigram_fill(sqlite3 *db, struct error *err)
 		return ret;
 	}
 	/* The rows in key order, so that each insert appends to the table. */
-	uint64_t *rows = xmalloc((m.n ? m.n : 1) * 2 * sizeof *rows);
 	size_t n = 0;
 	for (size_t i = 0; i < m.cap; i++)
-		if (m.keys[i]) {
-			rows[2 * n] = m.keys[i];
-			rows[2 * n + 1] = m.bits[i];
-			n++;
-		}
-	free(m.keys);
-	free(m.bits);
-	qsort(rows, n, 2 * sizeof *rows, compare_u64);
+		if (m.slots[i].key)
+			m.slots[n++] = m.slots[i];
+	if (n) /* slots is NULL when there were none */
+		qsort(m.slots, n, sizeof *m.slots, compare_slots);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "INSERT INTO contact_trigrams (tri, bucket, bits)"
 					    " VALUES (?1, ?2, ?3)", -1, &st, NULL);
 	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
-		sqlite3_bind_int64(st, 1, (int64_t)(rows[2 * i] >> 32));
-		sqlite3_bind_int64(st, 2, (int64_t)(rows[2 * i] & UINT32_MAX));
-		sqlite3_bind_int64(st, 3, (int64_t)rows[2 * i + 1]);
+		sqlite3_bind_int64(st, 1, (int64_t)(m.slots[i].key >> 32));
+		sqlite3_bind_int64(st, 2, (int64_t)(m.slots[i].key & UINT32_MAX));
+		sqlite3_bind_int64(st, 3, (int64_t)m.slots[i].bits);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc == SQLITE_DONE)
 			rc = SQLITE_OK;
 	}
-	free(rows);
+	free(m.slots);
 	int ret = rc == SQLITE_OK ? 0
 				  : error_set_code(err, store_error_of(rc), sqlite3_errmsg(db));
 	sqlite3_finalize(st);
