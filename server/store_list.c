@@ -408,7 +408,8 @@ static int list_by_matches(struct store *s, const struct store_list_query *q, sq
 	}
 	sqlite3_reset(st);
 	int ret = rc == SQLITE_DONE ? 0 : db_error(s, rc, err);
-	qsort(m, n, sizeof *m, compare_matches);
+	if (n) /* m is NULL when nothing matched */
+		qsort(m, n, sizeof *m, compare_matches);
 	*total = (int64_t)n;
 	/* (page - 1) * take cannot overflow: the handler bounds page by it. */
 	int64_t offset = (q->page - 1) * q->take;
