@@ -44,6 +44,7 @@ enum {
 	ST_LIST_COUNT_SEGMENT,
 	/* store_trigram.c */
 	ST_TRIGRAM_COUNT,
+	ST_TRIGRAM_ORG_SIZE,
 	/* store.c: orgs, keys, counts */
 	ST_KEYS_ALL,
 	ST_ORGS_ALL,
@@ -267,7 +268,7 @@ int store_copy_database(sqlite3 *dst, const char *dst_name, sqlite3 *src, const 
  * same pages, shared, not a copy. Returns 0 or -1 with err. */
 int store_attach_pristine(struct store *s, struct store *staged, struct error *err);
 
-/* --- store_trigram.c: the trigram index (schema/migrations/005) --- */
+/* --- store_trigram.c: the trigram index (schema/migrations/005 and 006) --- */
 
 /* Registers the SQL functions trigrams() (the index's triggers and migrations
  * call it: every connection that writes contacts or channels needs it) and
@@ -283,12 +284,14 @@ int store_trigram_fill(sqlite3 *db, struct error *err);
  * the ones whose bits are ANDed with it in each of its buckets. */
 enum { STORE_TRIGRAM_PICK = 4 };
 
-/* Picks the trigrams of value (a name, search or username filter) that its
- * candidates come from, rarest first, into pick. *indexed is false, and pick
- * untouched, when the index cannot serve value (fewer than 3 bytes, not UTF-8):
- * the filter then reads the org. Returns 0, or -1 with err if SQLite failed. */
-int store_trigram_pick(struct store *s, const char *value, int64_t pick[STORE_TRIGRAM_PICK],
-		       bool *indexed, struct error *err);
+/* Picks the trigrams of value (a name, search or username filter of org_id's
+ * contacts) that its candidates come from, rarest first, into pick. *indexed
+ * is false, and pick untouched, when the index cannot serve value (fewer than
+ * 3 bytes, not UTF-8) or would not narrow it (the org has fewer contacts than
+ * the rarest trigram has buckets, in other orgs mostly): the filter then reads
+ * the org. Returns 0, or -1 with err if SQLite failed. */
+int store_trigram_pick(struct store *s, const char *org_id, const char *value,
+		       int64_t pick[STORE_TRIGRAM_PICK], bool *indexed, struct error *err);
 
 /* --- store_list.c --- */
 

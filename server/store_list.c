@@ -195,14 +195,14 @@ struct substrings {
 	struct substring search, name, username;
 };
 
-static int substring_init(struct store *s, struct substring *sub, const char *value,
-			  struct error *err)
+static int substring_init(struct store *s, struct substring *sub, const char *org_id,
+			  const char *value, struct error *err)
 {
 	*sub = (struct substring){0};
 	if (!value)
 		return 0;
 	sub->pattern = like_pattern(value);
-	return store_trigram_pick(s, value, sub->tri, &sub->indexed, err);
+	return store_trigram_pick(s, org_id, value, sub->tri, &sub->indexed, err);
 }
 
 static void substrings_cleanup(struct substrings *subs)
@@ -217,9 +217,9 @@ static int substrings_init(struct store *s, struct substrings *subs,
 			   const struct store_list_query *q, struct error *err)
 {
 	memset(subs, 0, sizeof *subs);
-	return substring_init(s, &subs->search, q->search, err) ||
-			       substring_init(s, &subs->name, q->name, err) ||
-			       substring_init(s, &subs->username, q->username, err)
+	return substring_init(s, &subs->search, q->org_id, q->search, err) ||
+			       substring_init(s, &subs->name, q->org_id, q->name, err) ||
+			       substring_init(s, &subs->username, q->org_id, q->username, err)
 		       ? -1
 		       : 0;
 }

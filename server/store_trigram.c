@@ -49,15 +49,16 @@ static size_t distinct(uint32_t *t, size_t n)
 	return k;
 }
 
-/* trigrams(text, ...): the distinct trigrams of its text arguments (each on
- * its own: none spans two), as a JSON array of integers; NULLs give none.
+/* trigrams(text, ...): the distinct trigrams of its arguments (each on its
+ * own: none spans two), read as text as LIKE reads any value, as a JSON array
+ * of integers; NULLs give none.
  * Memory comes from SQLite, so that a failure is SQLITE_NOMEM for the
  * statement that fired the trigger, not an abort. */
 static void trigrams_function(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	size_t cap = 0;
 	for (int i = 0; i < argc; i++)
-		if (sqlite3_value_type(argv[i]) == SQLITE_TEXT)
+		if (sqlite3_value_type(argv[i]) != SQLITE_NULL)
 			cap += (size_t)sqlite3_value_bytes(argv[i]);
 	uint32_t local[256], *t = cap <= 256 ? local : sqlite3_malloc64(cap * sizeof *t);
 	char *out = NULL;
@@ -65,7 +66,7 @@ static void trigrams_function(sqlite3_context *ctx, int argc, sqlite3_value **ar
 		goto nomem;
 	size_t n = 0;
 	for (int i = 0; i < argc; i++) {
-		if (sqlite3_value_type(argv[i]) != SQLITE_TEXT)
+		if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
 			continue;
 		const unsigned char *text = sqlite3_value_text(argv[i]);
 		if (!text)
@@ -254,6 +255,8 @@ const struct store_sql store_trigram_sql[] = {
 	 * to tell a rare one from a common one without reading a common one's every row. */
 	{ST_TRIGRAM_COUNT, "SELECT count(*) FROM (SELECT 1 FROM contact_trigrams"
 			   " WHERE tri = ?1 LIMIT ?2)"},
+	/* The org's contacts, from the counts migration 004 keeps. */
+	{ST_TRIGRAM_ORG_SIZE, "SELECT coalesce(sum(n), 0) FROM contact_counts WHERE org_id = ?1"},
 	{0, NULL},
 };
 
@@ -265,8 +268,8 @@ enum { TRIGRAM_COMMON = 2000 };
 /* How many of a value's trigrams are counted to find its rarest. */
 enum { TRIGRAM_PROBED = 8 };
 
-int store_trigram_pick(struct store *s, const char *value, int64_t pick[STORE_TRIGRAM_PICK],
-		       bool *indexed, struct error *err)
+int store_trigram_pick(struct store *s, const char *org_id, const char *value,
+		       int64_t pick[STORE_TRIGRAM_PICK], bool *indexed, struct error *err)
 {
 	*indexed = false;
 	size_t len = strlen(value);
@@ -304,6 +307,19 @@ int store_trigram_pick(struct store *s, const char *value, int64_t pick[STORE_TR
 			probed[j - 1] = x;
 		}
 	}
+	/* The index holds every org's contacts: for a small org beside a large
+	 * one, a bucket a contact of the org would cost more than its row. */
+	sqlite3_stmt *st = stmt(s, ST_TRIGRAM_ORG_SIZE);
+	bind_text(st, 1, org_id);
+	int rc = sqlite3_step(st);
+	int64_t org_size = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		ret = db_error(s, rc, err);
+		goto out;
+	}
+	if (org_size < probed[0].count)
+		goto out;
 	/* The rarest gives the buckets; the others are looked up by key in each
 	 * and their bits ANDed; a value with fewer trigrams repeats its rarest. */
 	for (size_t i = 0; i < STORE_TRIGRAM_PICK; i++)

@@ -2,6 +2,7 @@
  * store_start()): schema versions, the query plans the list relies on, and the
  * counts the triggers keep. */
 #include "fixtures.h"
+#include "jsonbuf.h"
 #include "store.h"
 #include "testlib.h"
 #include "xalloc.h"
@@ -423,7 +424,7 @@ static char *temp_db(void)
 	return path;
 }
 
-/* --- The trigram index of the substring filters (migration 005) --- */
+/* --- The trigram index of the substring filters (migrations 005 and 006) --- */
 
 /* A substring filter of 3 bytes or more takes its candidates from the trigram
  * index (the buckets of the rarest trigram, the others looked up in each), alone or
@@ -474,6 +475,58 @@ static void plan_short_substring_reads_the_org(void)
 		CHECK_STR_EQ(p, "SEARCH c USING INDEX contacts_by_org_created (org_id=?)\n");
 		free(p);
 	}
+}
+
+static char *list_ids(struct store *s, struct store_list_query q);
+
+/* The index holds every org's contacts: a small org beside a large one whose
+ * contacts share the value's trigrams reads its own few contacts instead,
+ * while the large one keeps the index. Both answer the same either way. */
+static void plan_small_org_beside_a_large_one_reads_the_org(void)
+{
+	struct jsonbuf b;
+	jsonbuf_init(&b, 0);
+	const char *head = "{\"orgs\":[{\"id\":\"big\",\"contacts\":[";
+	jsonbuf_raw(&b, head, strlen(head));
+	for (int i = 0; i < 300; i++) {
+		char c[80];
+		int n = snprintf(c, sizeof c, "%s{\"id\":\"b%d\",\"name\":\"Ada Lovelace %d\"}",
+				 i ? "," : "", i, i);
+		jsonbuf_raw(&b, c, (size_t)n);
+	}
+	const char *tail = "]},{\"id\":\"small\",\"contacts\":[{\"id\":\"s1\",\"name\":"
+			   "\"Ada Lovelace\"},{\"id\":\"s2\",\"name\":\"Grace\"}]}]}";
+	jsonbuf_raw(&b, tail, strlen(tail));
+	size_t len;
+	char *text = jsonbuf_finish(&b, &len);
+	struct fixture *f = NULL;
+	struct error err = {0};
+	CHECK(fixture_parse(text, len, "t.json", 0, &f, &err) == 0);
+	struct store *s;
+	bool empty;
+	struct store_options o = {.path = ":memory:"};
+	CHECK(store_open(&o, &s, &empty, &err) == 0);
+	CHECK(store_load_fixture(s, f, NULL, &err) == 0);
+	struct store_list_query q = {.unsubscribed = -1, .name = "lovelace", .page = 1, .take = 100};
+	char *plan;
+	q.org_id = "small";
+	CHECK(store_explain_list(s, &q, &plan, &err) == 0);
+	CHECK_STR_EQ(plan, "SEARCH c USING INDEX contacts_by_org_created (org_id=?)\n");
+	free(plan);
+	char *ids = list_ids(s, q);
+	CHECK_STR_EQ(ids, "1: s1");
+	free(ids);
+	q.org_id = "big";
+	CHECK(store_explain_list(s, &q, &plan, &err) == 0);
+	CHECK(strstr(plan, "SEARCH t0 USING PRIMARY KEY (tri=?)\n"));
+	free(plan);
+	q.take = 1;
+	ids = list_ids(s, q);
+	CHECK(!strncmp(ids, "300: ", 5));
+	free(ids);
+	store_close(s);
+	fixture_free(f);
+	free(text);
 }
 
 /* The count of q's matches and the ids of its first page (of q.take, or of
@@ -1293,6 +1346,8 @@ static const struct test_case cases[] = {
 	TEST_CASE("store@plan-substring-filters-use-trigram-index",
 		  plan_substring_filters_use_trigram_index),
 	TEST_CASE("store@plan-short-substring-reads-the-org", plan_short_substring_reads_the_org),
+	TEST_CASE("store@plan-small-org-beside-a-large-one-reads-the-org",
+		  plan_small_org_beside_a_large_one_reads_the_org),
 	TEST_CASE("store@substring-filters-answer-as-like", substring_filters_answer_as_like),
 	TEST_CASE("store@trigram-index-follows-writes", trigram_index_follows_writes),
 	TEST_CASE("store@migrates-version-4-file", migrates_version_4),
