@@ -201,7 +201,8 @@ static int scan_string(struct scan *sc)
 			return bad(sc);
 		unsigned char e = sc->s[sc->i + 1];
 		if (e != 'u') {
-			if (!strchr("\"\\/bfnrt", e))
+			/* (strchr would find the terminator: a NUL is no escape.) */
+			if (!e || !strchr("\"\\/bfnrt", e))
 				return bad(sc);
 			sc->i += 2;
 			continue;
@@ -488,11 +489,11 @@ char *json_key_text(const char *key, size_t len)
 {
 	if (!memchr(key, '\\', len))
 		return xstrndup(key, len);
-	/* Checked already; cJSON decodes it, with the quotes around it. */
+	/* Checked already; cJSON decodes it, with the quotes around it. Should
+	 * the two ever disagree on a key, it is compared as written rather than
+	 * stop the server over a document. */
 	cJSON *v = cJSON_ParseWithLength(key - 1, len + 2);
-	if (!cJSON_IsString(v))
-		abort();
-	char *t = xstrdup(v->valuestring);
+	char *t = cJSON_IsString(v) ? xstrdup(v->valuestring) : xstrndup(key, len);
 	cJSON_Delete(v);
 	return t;
 }
