@@ -720,14 +720,14 @@ static int parse_org_text(struct loader *ld, const struct json_member *org, cons
 		free(key);
 	}
 	size_t head = contacts.value ? (size_t)(contacts.value - org->value) : org->value_len;
-	size_t tail = contacts.value ? org->value_len - head - contacts.value_len : 0;
-	char *copy = xmalloc(head + 2 + tail);
+	size_t mid = contacts.value ? 2 : 0; /* "[]" */
+	size_t tail = org->value_len - head - (contacts.value ? contacts.value_len : 0);
+	char *copy = xmalloc(head + mid + tail);
 	memcpy(copy, org->value, head);
-	memcpy(copy + head, "[]", contacts.value ? 2 : 0);
-	memcpy(copy + head + (contacts.value ? 2 : 0), org->value + org->value_len - tail, tail);
+	memcpy(copy + head, "[]", mid);
+	memcpy(copy + head + mid, org->value + org->value_len - tail, tail);
 	/* (An offset past the contacts would be off by their length.) */
-	cJSON *obj = parse_piece(ld, copy, head + (contacts.value ? 2 : 0) + tail,
-				 (size_t)(org->value - ld->text));
+	cJSON *obj = parse_piece(ld, copy, head + mid + tail, (size_t)(org->value - ld->text));
 	free(copy);
 	int rc = obj ? parse_org(ld, obj, path, &contacts, o) : -1;
 	cJSON_Delete(obj);

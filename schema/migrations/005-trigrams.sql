@@ -20,9 +20,9 @@ CREATE TABLE contact_trigrams (
 
 -- What the index holds, made from the rows: a channel's five fields count as
 -- one text, so n is the number of the contact's name and channels that hold
--- the trigram, which is what the triggers below keep. It fills the index here,
--- for the contacts already there, and after a bulk load (server/store_fixture.c);
--- store_integrity_check() compares the two.
+-- the trigram, which is what the triggers below keep. The index is not filled
+-- here: migration 006, which always follows, replaces this table and fills its
+-- own from the rows.
 CREATE VIEW contact_trigrams_made (tri, contact_pk, n) AS
   SELECT tri, contact_pk, count(*) FROM (
     SELECT j.value AS tri, c.pk AS contact_pk FROM contacts c, json_each(trigrams(c.name)) j
@@ -30,8 +30,6 @@ CREATE VIEW contact_trigrams_made (tri, contact_pk, n) AS
     SELECT j.value, ch.contact_pk FROM channels ch,
       json_each(trigrams(ch.name, ch.username, ch.email, ch.phone, ch.user_id)) j)
   GROUP BY tri, contact_pk;
-
-INSERT INTO contact_trigrams (tri, contact_pk, n) SELECT tri, contact_pk, n FROM contact_trigrams_made;
 
 -- Each text adds itself (n + 1) and takes itself away (n - 1, the row deleted
 -- at 0); a contact's delete removes its name's share and ON DELETE CASCADE its
